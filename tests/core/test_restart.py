@@ -1,0 +1,87 @@
+"""A controller killed at any moment loses no trial and launches none twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from tests.helpers import cli, kill_group, latest_trials, make_project, pid_alive, read_ledger, start_cli, wait_for
+
+
+def _state(project: Path) -> dict:
+    path = project / "workspace" / "state.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _running_pid(project: Path) -> int | None:
+    running = _state(project).get("running", {})
+    place = running.get("t0001") or {}
+    return place.get("pid")
+
+
+def test_restart_reattaches_to_running_trial(tmp_path: Path):
+    project = make_project(tmp_path, modes=["sleep"], seconds=4, scores=[0.8])
+    first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
+    try:
+        pid = wait_for(lambda: _running_pid(project), what="the trial's pid in state.json")
+        os.killpg(first.pid, signal.SIGKILL)          # like a crash of the laptop-side controller
+        first.wait(10)
+        assert pid_alive(pid), "training must survive the controller"
+
+        second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"REATTACH trial=t0001 host=local pid={pid}" in second.stdout
+        assert "LAUNCH " not in second.stdout
+        launches = [r for r in read_ledger(project) if r["event"] == "launched"]
+        assert len(launches) == 1 and launches[0]["pid"] == pid
+        trial = latest_trials(project)["t0001"]
+        assert trial["status"] == "keep" and trial["metric"] == 0.8 and trial["exit_code"] == 0
+        assert _state(project)["running"] == {}
+    finally:
+        kill_group(first.pid)
+
+
+def test_trial_that_ended_while_no_controller_ran_is_collected(tmp_path: Path):
+    project = make_project(tmp_path, modes=["sleep"], seconds=1.0, scores=[0.7])
+    first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
+    try:
+        pid = wait_for(lambda: _running_pid(project), what="the trial's pid in state.json")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        exit_file = project / "workspace" / "runs" / "t0001" / "exit.json"
+        wait_for(exit_file.exists, what="the training to end on its own")
+        assert not pid_alive(pid)
+
+        second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
+        assert second.returncode == 0, second.stdout + second.stderr
+        trial = latest_trials(project)["t0001"]
+        assert trial["status"] == "keep" and trial["metric"] == 0.7
+        assert [r["event"] for r in read_ledger(project)].count("launched") == 1
+    finally:
+        kill_group(first.pid)
+
+
+def test_sigint_stops_headless_loop_quickly_and_leaves_training_running(tmp_path: Path):
+    project = make_project(tmp_path, modes=["sleep"], seconds=30)
+    log = tmp_path / "run.log"
+    proc = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=log)
+    pid = None
+    try:
+        pid = wait_for(lambda: _running_pid(project), what="the trial's pid in state.json")
+        wait_for(lambda: "MONITOR" in log.read_text(), what="a monitor sample")
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(5)    # the issue asks for "within a second"; 5 s bounds a loaded CI machine
+        out = log.read_text()
+        assert proc.returncode == 0, out
+        assert "training keeps running" in out and "training left running: t0001" in out
+        assert pid_alive(pid)
+        assert _state(project)["running"]["t0001"]["pid"] == pid
+    finally:
+        kill_group(proc.pid)
+        if pid:
+            kill_group(pid)

@@ -1,0 +1,119 @@
+"""Helpers the tests share: projects to run, the real CLI, bounded waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_projects" / "spirals"
+
+
+JOB = textwrap.dedent('''
+    """A training stand-in whose behaviour the test picks with --mode."""
+    import argparse, sys, time
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", default="ok")
+    ap.add_argument("--seconds", type=float, default=0.0)
+    ap.add_argument("--score", type=float, default=0.5)
+    ap.add_argument("--dry-run", action="store_true")
+    a = ap.parse_args()
+    if a.dry_run:
+        print("dry-run ok"); sys.exit(1 if a.mode == "baddry" else 0)
+    print("starting", a.mode, flush=True)
+    if a.mode == "crash":
+        raise RuntimeError("CUDA out of memory (simulated)")
+    if a.mode == "nan":
+        print("epoch=1 loss=0.9", flush=True); print("epoch=2 loss: nan", flush=True); sys.exit(0)
+    if a.mode == "hang":
+        time.sleep(3600)
+    if a.mode == "sleep":
+        end = time.time() + a.seconds
+        i = 0
+        while time.time() < end:
+            i += 1
+            print(f"step={i} loss={1.0 / i:.4f}", flush=True)
+            time.sleep(0.2)
+    print(f"val_acc={a.score}", flush=True)
+''')
+
+
+def make_project(root: Path, *, modes: list, extra: dict | None = None, seconds: float = 0.0,
+                 scores: list | None = None) -> Path:
+    """A project whose trials run tests' job.py with each --mode in turn (grid search)."""
+    project = root / "proj"
+    (project / "workspace").mkdir(parents=True)
+    (project / "workspace" / "job.py").write_text(JOB)
+    (project / "PROJECT_BRIEF.md").write_text("# Test brief\nMaximise val_acc.\n")
+    cfg = {
+        "metric": {"name": "val_acc", "goal": "max"},
+        "search": {"strategy": "grid", "command": f"{sys.executable} job.py --mode {{mode}} --seconds {seconds} --score {{score}}",
+                   "space": {"mode": modes, "score": scores or [0.5]}},
+        "gpu": {"gpus_per_trial": 0},
+        "monitor": {"poll_interval": 0.2, "stall_timeout": 600},
+        "experiment": {"max_runtime": 600},
+    }
+    for section, values in (extra or {}).items():
+        cfg.setdefault(section, {}).update(values)
+    (project / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return project
+
+
+def cli(*args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess."""
+    proc = subprocess.run([sys.executable, "-m", "tui_researcher.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def start_cli(*args: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tui_researcher.cli", *args], stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+
+
+def read_ledger(project: Path) -> list[dict]:
+    path = project / "workspace" / "trials.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def latest_trials(project: Path) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for record in read_ledger(project):
+        out[record["id"]] = record
+    return out
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll a condition with a bound; the tests' only waiting primitive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass

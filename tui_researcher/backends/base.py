@@ -1,0 +1,343 @@
+"""The one backend protocol: local and SSH (and later Slurm) pass the same conformance tests.
+
+Local and SSH both speak to the same host helper (``shim.py``); they differ only in how its
+stdin/stdout are reached: a local pipe or one SSH channel. So ``HelperBackend`` holds every
+operation, and a transport subclass holds only ``_open``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError
+from .gpu import GpuReading, parse_nvidia_smi
+
+SHIM_SOURCE_PATH = Path(__file__).with_name("shim.py")
+
+
+@dataclass(slots=True)
+class RunResult:
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(slots=True)
+class LaunchInfo:
+    pid: int
+    start_time: str
+    log_path: str
+    exit_path: str
+    run_dir: str
+    host: str
+
+
+@dataclass(slots=True)
+class TrialRef:
+    """What the helper needs to find a trial again: never more than the state file holds."""
+
+    id: str
+    run_dir: str
+    pid: int | None = None
+    start_time: str = ""
+    offset: int = 0
+    log: str = "train.log"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "run_dir": self.run_dir, "pid": self.pid, "start_time": self.start_time,
+                "offset": self.offset, "log": self.log}
+
+
+@dataclass(slots=True)
+class TrialProbe:
+    alive: bool
+    exit_code: int | None = None
+    ended: float | None = None
+    data: str = ""
+    offset: int = 0
+    size: int = 0
+    pid: int | None = None
+    start_time: str = ""
+    launched: bool = True
+    error: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.exit_code is not None or (not self.alive and self.launched)
+
+
+@dataclass(slots=True)
+class HostProbe:
+    host: str
+    reachable: bool
+    trials: dict[str, TrialProbe] = field(default_factory=dict)
+    gpus: list[GpuReading] | None = None
+    gpu_error: str = ""
+    error: str = ""
+    rtt: float = 0.0
+
+
+class Backend(ABC):
+    """A place trials run. Every method is async and bounded by a timeout."""
+
+    name: str = "backend"
+    kind: str = "abstract"
+
+    @abstractmethod
+    async def start(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def run(self, argv: list[str], *, cwd: str = ".", timeout: float = 60.0,
+                  env: dict[str, str] | None = None) -> RunResult: ...
+
+    @abstractmethod
+    async def launch(self, argv: list[str], *, run_dir: str, cwd: str = ".",
+                     env: dict[str, str] | None = None) -> LaunchInfo: ...
+
+    @abstractmethod
+    async def probe(self, trials: list[TrialRef], *, gpu: bool = True, max_bytes: int = 65536) -> HostProbe: ...
+
+    @abstractmethod
+    async def kill(self, pid: int, start_time: str = "", signal: str = "SIGTERM") -> bool: ...
+
+    @abstractmethod
+    async def read_file(self, path: str, *, max_bytes: int = 200_000) -> str: ...
+
+    @abstractmethod
+    async def write_file(self, path: str, content: str) -> None: ...
+
+    @abstractmethod
+    async def list_files(self, path: str = ".", *, depth: int = 2) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def tail(self, path: str, *, max_bytes: int = 65536) -> str: ...
+
+
+class HelperDied(BackendError):
+    pass
+
+
+class HelperClient:
+    """JSON-line requests with ids over one byte stream pair; many may be in flight at once."""
+
+    def __init__(self, reader: Any, writer: Any, *, label: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.label = label
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._reader_task: asyncio.Task | None = None
+        self.closed = False
+        self.reason = ""
+
+    async def start(self, timeout: float = 30.0) -> None:
+        line = await asyncio.wait_for(self.reader.readline(), timeout)
+        ready = self._decode(line)
+        if not ready or not ready.get("ok"):
+            raise HelperDied(f"{self.label}: host helper did not start: {_text(line)[:300]!r}")
+        self._reader_task = asyncio.create_task(self._read_loop(), name=f"helper-reader-{self.label}")
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    break
+                reply = self._decode(line)
+                if reply is None:
+                    continue
+                fut = self._pending.pop(reply.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(reply)
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:  # the transport broke: every waiter learns it below
+            self.reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.closed = True
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(HelperDied(f"{self.label}: connection to host helper lost {self.reason}".strip()))
+            self._pending.clear()
+
+    @staticmethod
+    def _decode(line: Any) -> dict | None:
+        try:
+            return json.loads(_text(line))
+        except (ValueError, TypeError):
+            return None
+
+    async def call(self, op: str, timeout: float = 30.0, **args: Any) -> dict[str, Any]:
+        if self.closed:
+            raise HelperDied(f"{self.label}: host helper is not running {self.reason}".strip())
+        rid = next(self._ids)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        payload = json.dumps({"id": rid, "op": op, **args}) + "\n"
+        try:
+            self.writer.write(payload if _wants_text(self.writer) else payload.encode("utf-8"))
+            await self.writer.drain()
+            reply = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise BackendError(f"{self.label}: {op} got no answer in {timeout:g}s") from None
+        except (ConnectionError, BrokenPipeError, OSError) as exc:
+            self.closed = True
+            raise HelperDied(f"{self.label}: connection to host helper lost ({exc})") from exc
+        finally:
+            self._pending.pop(rid, None)
+        if not reply.get("ok"):
+            raise BackendError(f"{self.label}: {op}: {reply.get('error', 'failed')}")
+        return reply["result"]
+
+    async def close(self) -> None:
+        self.closed = True
+        try:
+            self.writer.write_eof() if hasattr(self.writer, "write_eof") else self.writer.close()
+        except (OSError, RuntimeError, AttributeError):
+            pass
+        if self._reader_task:
+            self._reader_task.cancel()
+            try:
+                await self._reader_task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def _text(line: Any) -> str:
+    return line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
+
+
+def _wants_text(writer: Any) -> bool:
+    """asyncssh streams opened with an encoding take str; asyncio pipes take bytes."""
+    return getattr(writer, "_encoding", None) is not None or getattr(getattr(writer, "channel", None), "_encoding", None) is not None
+
+
+class HelperBackend(Backend):
+    """Every operation, over a host helper; subclasses open the transport."""
+
+    def __init__(self, name: str, workspace: str, *, op_timeout: float = 30.0) -> None:
+        self.name = name
+        self.workspace = workspace
+        self.op_timeout = op_timeout
+        self.protected: list[str] = []
+        self._client: HelperClient | None = None
+        self._lock = asyncio.Lock()
+        self.info: dict[str, Any] = {}
+
+    @abstractmethod
+    async def _open(self) -> HelperClient:
+        """Start the helper and return a started client."""
+
+    async def _close_transport(self) -> None:
+        """Subclasses release what ``_open`` took."""
+
+    async def start(self) -> dict[str, Any]:
+        await self._ensure()
+        return self.info
+
+    async def _ensure(self) -> HelperClient:
+        if self._client is not None and not self._client.closed:
+            return self._client
+        async with self._lock:
+            if self._client is None or self._client.closed:
+                if self._client is not None:
+                    await self._client.close()
+                    await self._close_transport()
+                client = await self._open()
+                self.info = await client.call("hello", timeout=self.op_timeout)
+                if self.protected:
+                    await client.call("configure", protected=self.protected, timeout=self.op_timeout)
+                self._client = client
+        return self._client
+
+    async def call(self, op: str, *, timeout: float | None = None, **args: Any) -> dict[str, Any]:
+        client = await self._ensure()
+        return await client.call(op, timeout=timeout or self.op_timeout, **args)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        await self._close_transport()
+
+    async def configure(self, protected: list[str]) -> None:
+        self.protected = list(protected)
+        if self._client is not None and not self._client.closed:
+            await self._client.call("configure", protected=self.protected, timeout=self.op_timeout)
+
+    async def run(self, argv, *, cwd=".", timeout=60.0, env=None) -> RunResult:
+        r = await self.call("run", argv=list(argv), cwd=cwd, seconds=timeout, env=env or {},
+                            timeout=timeout + self.op_timeout)
+        return RunResult(exit_code=r["exit_code"], stdout=r["stdout"], stderr=r["stderr"],
+                         timed_out=r["timed_out"], duration=r["duration"])
+
+    async def launch(self, argv, *, run_dir, cwd=".", env=None) -> LaunchInfo:
+        r = await self.call("launch", argv=list(argv), run_dir=run_dir, cwd=cwd, env=env or {})
+        return LaunchInfo(pid=r["pid"], start_time=r["start_time"], log_path=r["log_path"],
+                          exit_path=r["exit_path"], run_dir=r["run_dir"], host=self.name)
+
+    async def probe(self, trials, *, gpu=True, max_bytes=65536) -> HostProbe:
+        started = time.perf_counter()
+        try:
+            r = await self.call("probe", trials=[t.to_dict() for t in trials], gpu=gpu, max_bytes=max_bytes)
+        except BackendError as exc:
+            return HostProbe(host=self.name, reachable=False, error=str(exc))
+        probe = HostProbe(host=self.name, reachable=True, rtt=time.perf_counter() - started)
+        for tid, t in r["trials"].items():
+            if "error" in t:
+                probe.trials[tid] = TrialProbe(alive=True, error=t["error"], launched=True)
+                continue
+            ex = t.get("exit") or {}
+            probe.trials[tid] = TrialProbe(
+                alive=bool(t.get("alive")), exit_code=ex.get("exit_code"), ended=ex.get("ended"),
+                data=t.get("data", ""), offset=t.get("offset", 0), size=t.get("size", 0),
+                pid=t.get("pid"), start_time=t.get("start_time", ""), launched=t.get("launched", True))
+        g = r.get("gpu")
+        if g is not None:
+            probe.gpus = parse_nvidia_smi(g["csv"]) if g.get("csv") is not None else None
+            probe.gpu_error = g.get("error", "")
+        return probe
+
+    async def gpus(self) -> tuple[list[GpuReading] | None, str]:
+        r = await self.call("gpus")
+        return (parse_nvidia_smi(r["csv"]) if r.get("csv") is not None else None), r.get("error", "")
+
+    async def kill(self, pid, start_time="", signal="SIGTERM") -> bool:
+        r = await self.call("kill", pid=pid, start_time=start_time, signal=signal)
+        return bool(r.get("killed"))
+
+    async def read_file(self, path, *, max_bytes=200_000) -> str:
+        return (await self.call("read_file", path=path, max_bytes=max_bytes))["content"]
+
+    async def write_file(self, path, content) -> None:
+        await self.call("write_file", path=path, content=content)
+
+    async def list_files(self, path=".", *, depth=2) -> list[dict[str, Any]]:
+        return (await self.call("list_files", path=path, depth=depth))["entries"]
+
+    async def tail(self, path, *, max_bytes=65536) -> str:
+        return (await self.call("tail", path=path, max_bytes=max_bytes))["data"]
+
+    async def exists(self, path: str) -> bool:
+        return bool((await self.call("exists", path=path))["exists"])
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        await self.call("ping")
+        return time.perf_counter() - started

@@ -1,0 +1,368 @@
+"""The host helper: one long-lived python3 process per host, answering JSON lines on stdin/stdout.
+
+Standard library only, Python 3.6+, because it runs on whatever GPU host the user has. The
+controller starts it locally through a pipe or remotely through one SSH channel; either way a
+remote operation costs one round trip on an already-open channel. Requests carry ids and run
+in threads, so a slow one (a dry-run) never holds up a fast one (a monitor probe).
+
+Training is launched through a small wrapper in its own session (setsid): it survives the
+helper, the SSH connection and the controller, and writes the exit code to a sidecar file.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUTH)", re.IGNORECASE)
+MAX_OUTPUT = 200000
+GPU_QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,uuid"
+
+WRAPPER = r'''
+import json, os, signal, subprocess, sys, time
+spec = json.loads(sys.argv[1])
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, lambda *a: None)   # the child got it too (same group): wait for it
+signal.signal(signal.SIGINT, lambda *a: None)
+def atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data)); f.flush(); os.fsync(f.fileno())
+    os.replace(tmp, path)
+log = open(spec["log"], "ab", buffering=0)
+started = time.time()
+try:
+    child = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=spec["env"], stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=subprocess.STDOUT)
+except OSError as exc:
+    log.write(("tui-researcher: cannot start %r: %s\n" % (spec["argv"][0], exc)).encode())
+    rc = 127
+else:
+    atomic(spec["pidfile"], {"pid": os.getpid(), "child": child.pid, "started": started})
+    while True:
+        try:
+            rc = child.wait()
+            break
+        except InterruptedError:
+            continue
+    if rc < 0:
+        rc = 128 - rc
+atomic(spec["exit"], {"exit_code": rc, "ended": time.time(), "started": started})
+'''
+
+
+def scrubbed_env(extra=None):
+    """The host's environment without anything that looks like a key or token, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not SECRET_ENV.search(k)}
+    env["PYTHONUNBUFFERED"] = "1"
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[str(k)] = str(v)
+    return env
+
+
+def proc_start_time(pid):
+    """(alive, start time) from the kernel; a zombie is not alive."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except (OSError, ValueError):
+        if os.path.isdir("/proc/self"):
+            return False, ""
+        return _ps_start_time(pid)
+    rest = stat[stat.rfind(")") + 2:].split()
+    return rest[0] not in ("Z", "X"), rest[19]
+
+
+def _ps_start_time(pid):
+    try:
+        out = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False, ""
+    if not out:
+        return False, ""
+    state, _, start = out.partition(" ")
+    return not state.startswith("Z"), " ".join(start.split())
+
+
+class Helper:
+    def __init__(self, root):
+        self.root = os.path.realpath(os.path.expanduser(root))
+        os.makedirs(self.root, exist_ok=True)
+        self.protected = set()
+        self.children = []
+        self.children_lock = threading.Lock()
+        self.out_lock = threading.Lock()
+
+    # paths ------------------------------------------------------------------
+
+    def resolve(self, path, for_write=False):
+        """A path inside the workspace, symlinks resolved; anything else is refused."""
+        full = os.path.realpath(os.path.join(self.root, os.path.expanduser(str(path))))
+        if full != self.root and not full.startswith(self.root + os.sep):
+            raise PermissionError("path %r is outside the workspace" % path)
+        if for_write and os.path.relpath(full, self.root) in self.protected:
+            raise PermissionError("%s is protected: the controller owns it" % os.path.relpath(full, self.root))
+        return full
+
+    # ops ----------------------------------------------------------------------
+
+    def op_hello(self, req):
+        return {"pid": os.getpid(), "python": sys.version.split()[0], "hostname": socket.gethostname(),
+                "root": self.root, "writable": os.access(self.root, os.W_OK), "time": time.time(),
+                "nvidia_smi": shutil.which("nvidia-smi") or ""}
+
+    def op_configure(self, req):
+        self.protected = set(os.path.normpath(p) for p in req.get("protected", []))
+        return {"protected": sorted(self.protected)}
+
+    def op_ping(self, req):
+        return {"time": time.time()}
+
+    def op_run(self, req):
+        cwd = self.resolve(req.get("cwd") or ".")
+        timeout = float(req.get("seconds") or 60)
+        limit = int(req.get("max_output") or MAX_OUTPUT)
+        started = time.time()
+        try:
+            proc = subprocess.Popen(req["argv"], cwd=cwd, env=scrubbed_env(req.get("env")),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+        except OSError as exc:
+            return {"exit_code": 127, "stdout": "", "stderr": str(exc), "timed_out": False, "duration": 0.0}
+        timed_out = False
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        return {"exit_code": proc.returncode, "stdout": _cut(out, limit), "stderr": _cut(err, limit),
+                "timed_out": timed_out, "duration": time.time() - started}
+
+    def op_launch(self, req):
+        run_dir = self.resolve(req["run_dir"], for_write=True)
+        os.makedirs(run_dir, exist_ok=True)
+        spec = {"argv": req["argv"], "cwd": self.resolve(req.get("cwd") or "."),
+                "env": scrubbed_env(req.get("env")), "log": os.path.join(run_dir, req.get("log", "train.log")),
+                "exit": os.path.join(run_dir, "exit.json"), "pidfile": os.path.join(run_dir, "pid.json")}
+        for stale in (spec["exit"], spec["pidfile"]):
+            if os.path.exists(stale):
+                raise FileExistsError("%s exists: this run directory was launched before" % stale)
+        proc = subprocess.Popen([sys.executable, "-c", WRAPPER, json.dumps(spec)], cwd=spec["cwd"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+        with self.children_lock:
+            self.children.append(proc)
+        alive, start = proc_start_time(proc.pid)
+        return {"pid": proc.pid, "start_time": start, "log_path": spec["log"], "exit_path": spec["exit"],
+                "run_dir": run_dir, "host": socket.gethostname()}
+
+    def op_probe(self, req):
+        """Everything one monitor poll needs for every trial on this host, in one answer."""
+        self._reap()
+        out = {"time": time.time(), "trials": {}}
+        for t in req.get("trials", []):
+            try:
+                out["trials"][t["id"]] = self._probe_trial(t, int(req.get("max_bytes") or 65536))
+            except Exception as exc:  # one bad trial must not blind the poll to the others
+                out["trials"][t["id"]] = {"error": "%s: %s" % (type(exc).__name__, exc)}
+        if req.get("gpu"):
+            out["gpu"] = self.op_gpus({})
+        return out
+
+    def _probe_trial(self, t, max_bytes):
+        run_dir = self.resolve(t["run_dir"])
+        pid, start = t.get("pid"), t.get("start_time") or ""
+        info = {"pid": pid, "start_time": start}
+        pidfile = os.path.join(run_dir, "pid.json")
+        if not pid and os.path.exists(pidfile):
+            with open(pidfile) as f:
+                pid = json.load(f)["pid"]
+            info["pid"] = pid
+        if pid:
+            alive, now_start = proc_start_time(int(pid))
+            info["alive"] = alive and (not start or now_start == start)
+            if not start and alive:
+                info["start_time"] = now_start
+        else:
+            info["alive"] = False
+        exit_path = os.path.join(run_dir, "exit.json")
+        info["exit"] = None
+        if os.path.exists(exit_path):
+            try:
+                with open(exit_path) as f:
+                    info["exit"] = json.load(f)
+            except ValueError:
+                pass
+        info["launched"] = bool(pid) or os.path.exists(pidfile) or info["exit"] is not None
+        log = os.path.join(run_dir, t.get("log", "train.log"))
+        data, offset, size = self._read_from(log, int(t.get("offset") or 0), max_bytes,
+                                             whole=info["exit"] is not None or not info["alive"])
+        info.update(data=data, offset=offset, size=size)
+        return info
+
+    def _read_from(self, path, offset, max_bytes, whole):
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return "", offset, 0
+        if size < offset:   # truncated or replaced: start again
+            offset = 0
+        if size == offset:
+            return "", offset, size
+        with open(path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read(max_bytes)
+        if not whole or len(chunk) == max_bytes:
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                chunk = chunk[:cut + 1]
+            elif len(chunk) < max_bytes:
+                chunk = b""  # half a line: wait for the rest
+        return chunk.decode("utf-8", "replace"), offset + len(chunk), size
+
+    def op_tail(self, req):
+        path = self.resolve(req["path"])
+        size = os.path.getsize(path)
+        want = int(req.get("max_bytes") or 65536)
+        with open(path, "rb") as f:
+            f.seek(max(0, size - want))
+            return {"data": f.read().decode("utf-8", "replace"), "size": size}
+
+    def op_kill(self, req):
+        pid = int(req["pid"])
+        alive, start = proc_start_time(pid)
+        if alive and req.get("start_time") and start != req["start_time"]:
+            return {"killed": False, "reason": "pid %d now belongs to another process" % pid}
+        sig = getattr(signal, req.get("signal", "SIGTERM"))
+        return {"killed": self._killpg(pid, sig)}
+
+    def _killpg(self, pid, sig):
+        try:
+            os.killpg(pid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, sig)
+                return True
+            except (ProcessLookupError, PermissionError):
+                return False
+
+    def op_read_file(self, req):
+        path = self.resolve(req["path"])
+        limit = int(req.get("max_bytes") or MAX_OUTPUT)
+        with open(path, "rb") as f:
+            f.seek(int(req.get("offset") or 0))
+            data = f.read(limit + 1)
+        return {"content": data[:limit].decode("utf-8", "replace"), "truncated": len(data) > limit,
+                "size": os.path.getsize(path)}
+
+    def op_write_file(self, req):
+        path = self.resolve(req["path"], for_write=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tui-tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(req["content"])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return {"path": os.path.relpath(path, self.root), "bytes": len(req["content"].encode("utf-8"))}
+
+    def op_list_files(self, req):
+        base = self.resolve(req.get("path") or ".")
+        depth = int(req.get("depth") or 2)
+        limit = int(req.get("limit") or 500)
+        entries = []
+        base_depth = base.rstrip(os.sep).count(os.sep)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+            if dirpath.count(os.sep) - base_depth >= depth - 1:
+                dirnames[:] = []
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                try:
+                    size = os.path.getsize(full)
+                except OSError:
+                    continue
+                entries.append({"path": os.path.relpath(full, self.root), "size": size})
+                if len(entries) >= limit:
+                    return {"entries": entries, "truncated": True}
+        return {"entries": entries, "truncated": False}
+
+    def op_exists(self, req):
+        return {"exists": os.path.exists(self.resolve(req["path"]))}
+
+    def op_gpus(self, req):
+        exe = shutil.which("nvidia-smi")
+        if not exe:
+            return {"csv": None, "error": "no GPU (nvidia-smi not found)"}
+        try:
+            proc = subprocess.run([exe, "--query-gpu=" + GPU_QUERY, "--format=csv,noheader,nounits"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                  timeout=15)
+        except subprocess.TimeoutExpired:
+            return {"csv": None, "error": "nvidia-smi timed out"}
+        except OSError as exc:
+            return {"csv": None, "error": "nvidia-smi failed: %s" % exc}
+        if proc.returncode != 0:
+            return {"csv": None, "error": (proc.stderr or proc.stdout).strip()[:300] or "nvidia-smi failed"}
+        return {"csv": proc.stdout, "error": ""}
+
+    # plumbing -----------------------------------------------------------------
+
+    def _reap(self):
+        with self.children_lock:
+            self.children = [p for p in self.children if p.poll() is None]
+
+    def handle(self, line):
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return
+        rid = req.get("id")
+        try:
+            fn = getattr(self, "op_" + str(req.get("op")), None)
+            if fn is None:
+                raise ValueError("unknown op %r" % req.get("op"))
+            reply = {"id": rid, "ok": True, "result": fn(req)}
+        except Exception as exc:
+            reply = {"id": rid, "ok": False, "error": "%s: %s" % (type(exc).__name__, exc),
+                     "type": type(exc).__name__}
+        data = (json.dumps(reply) + "\n").encode("utf-8")
+        with self.out_lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
+def _cut(data, limit):
+    text = data.decode("utf-8", "replace")
+    if len(text) <= limit:
+        return text
+    return text[:limit] + "\n[... %d more chars cut]" % (len(text) - limit)
+
+
+def main(argv):
+    root = argv[argv.index("--root") + 1] if "--root" in argv else "."
+    helper = Helper(root)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    pool = ThreadPoolExecutor(max_workers=16)
+    sys.stdout.buffer.write((json.dumps({"id": 0, "ok": True, "result": {"ready": True}}) + "\n").encode())
+    sys.stdout.buffer.flush()
+    for line in sys.stdin.buffer:
+        pool.submit(helper.handle, line.decode("utf-8", "replace"))
+    pool.shutdown(wait=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

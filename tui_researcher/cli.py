@@ -1,0 +1,282 @@
+"""Command line: run (default), init, status, directive, doctor, attach.
+
+Bad input is one line on stderr and exit code 2, with nothing written; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .errors import ResearcherError
+
+SUBCOMMANDS = ("run", "init", "status", "directive", "doctor", "attach")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-researcher",
+        description="An autonomous deep-learning experiment loop on your GPU servers.",
+        epilog="Bare `tui-researcher` means `tui-researcher run .`.")
+    parser.add_argument("--version", action="version", version=f"tui-researcher {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the research loop (the default command)")
+    run.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
+    run.add_argument("--no-ui", action="store_true", help="print events as lines instead of the full-screen app")
+    run.add_argument("--max-cycles", type=int, metavar="N", help="stop after N cycles in total (overrides agent.max_cycles)")
+    run.add_argument("--config", type=Path, metavar="FILE", help="config file (default: PROJECT/config.yaml)")
+    run.add_argument("--provider", choices=("offline", "anthropic", "openai"), help="override agent.provider")
+    run.add_argument("--verbose", action="store_true", help="--no-ui: also print GPU readings")
+
+    init = sub.add_parser("init", help="create a project directory")
+    init.add_argument("dir", type=Path)
+    init.add_argument("--sample", metavar="NAME", help=f"copy a sample project ({', '.join(sample_names()) or 'none'})")
+
+    status = sub.add_parser("status", help="print the loop's state (safe while it runs)")
+    status.add_argument("project", nargs="?", default=".")
+    status.add_argument("--config", type=Path, metavar="FILE")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    directive = sub.add_parser("directive", help="give the leader a directive for its next THINK")
+    directive.add_argument("project")
+    directive.add_argument("text", nargs="+")
+    directive.add_argument("--config", type=Path, metavar="FILE")
+
+    doctor = sub.add_parser("doctor", help="check hosts, keys, Python, GPUs and round-trip time")
+    doctor.add_argument("project", nargs="?", default=".")
+    doctor.add_argument("--config", type=Path, metavar="FILE")
+    doctor.add_argument("--accept-new-host-key", metavar="HOST", help="trust HOST's key (unknown keys only)")
+
+    attach = sub.add_parser("attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)")
+    attach.add_argument("project", nargs="?", default=".")
+    attach.add_argument("--config", type=Path, metavar="FILE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["run", *argv]
+    argv = ["--debug", *argv] if debug else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except ResearcherError as exc:
+        if args.debug:
+            raise
+        print(f"tui-researcher: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        return cmd_init(args.dir, args.sample)
+    if args.command == "status":
+        return cmd_status(Path(args.project), args.config, as_json=args.json)
+    if args.command == "directive":
+        return cmd_directive(Path(args.project), args.config, " ".join(args.text))
+    if args.command == "doctor":
+        return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key)
+    if args.command == "attach":
+        return cmd_attach(Path(args.project), args.config)
+    return cmd_run(args)
+
+
+def _load(project: Path, config_path: Path | None):
+    from .config import load_config
+
+    if not project.is_dir():
+        raise ResearcherError(f"{project}: no such project directory (create one with `tui-researcher init {project}`)")
+    path = config_path or project / "config.yaml"
+    return load_config(path, must_exist=config_path is not None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    project = Path(args.project)
+    config = _load(project, args.config)
+    if args.provider:
+        config.agent.provider = args.provider
+    if args.max_cycles is not None and args.max_cycles < 0:
+        raise ResearcherError("--max-cycles: must not be negative")
+    from .controller import Controller
+
+    planner_factory = _planner_factory(config)
+    if not args.no_ui:
+        try:
+            from .ui import run_app  # noqa: F401
+        except ImportError:
+            raise ResearcherError("the full-screen app is not available in this build yet: use --no-ui") from None
+        return run_app(project, config, max_cycles=args.max_cycles, planner_factory=planner_factory)
+
+    async def go() -> int:
+        from .headless import run_headless
+
+        controller = Controller(project, config, max_cycles=args.max_cycles)
+        if planner_factory is not None:
+            controller.planner = planner_factory(controller)
+        return await run_headless(controller, verbose=args.verbose)
+
+    return asyncio.run(go())
+
+
+def _planner_factory(config):
+    """LLM providers replace the offline planner; a missing key is an error at start, never a fallback."""
+    if config.agent.provider == "offline":
+        return None
+    try:
+        from .agents import make_planner
+    except ImportError:
+        raise ResearcherError(f"agent.provider {config.agent.provider!r} is not available in this build yet") from None
+    return make_planner(config)
+
+
+def sample_names() -> list[str]:
+    try:
+        root = resources.files("tui_researcher.sample_projects")
+    except ModuleNotFoundError:
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file())
+
+
+def cmd_init(target: Path, sample: str | None) -> int:
+    if target.exists() and any(target.iterdir()):
+        raise ResearcherError(f"{target}: exists and is not empty; choose a new directory")
+    if sample:
+        names = sample_names()
+        if sample not in names:
+            raise ResearcherError(f"--sample: no sample named {sample!r}; available: {', '.join(names)}")
+        source = resources.files("tui_researcher.sample_projects") / sample
+        with resources.as_file(source) as src:
+            shutil.copytree(src, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__init__.py"))
+    else:
+        (target / "workspace").mkdir(parents=True, exist_ok=True)
+        (target / "PROJECT_BRIEF.md").write_text(
+            "# Project brief\n\nGoal: ...\nMetric: ... (higher is better)\nConstraints: ...\n", encoding="utf-8")
+        (target / "config.yaml").write_text(DEFAULT_CONFIG, encoding="utf-8")
+    print(f"created {target}")
+    print(f"next: tui-researcher run {target} --no-ui   (or without --no-ui for the full-screen app)")
+    return 0
+
+
+DEFAULT_CONFIG = """\
+# tui-researcher project config; every key has a default. See README.md for all sections.
+agent:
+  provider: offline        # offline | anthropic | openai
+metric:
+  name: val_loss
+  goal: min
+search:
+  command: "python train.py --lr {lr}"
+  space:
+    lr: [0.001, 0.003, 0.01]
+gpu:
+  gpus_per_trial: 1        # 0: run on CPUs
+monitor:
+  poll_interval: 30
+"""
+
+
+def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
+    from .ledger import Ledger
+    from .controller import ProjectPaths
+    from .state import State
+
+    config = _load(project, config_path)
+    paths = ProjectPaths.of(project, config)
+    state = State.load(paths.state)
+    ledger = Ledger(paths.ledger)
+    now = time.time()
+    running = []
+    for tid, place in state.running.items():
+        trial = ledger.get(tid)
+        started = place.get("started") or (trial.started if trial else None)
+        running.append({"id": tid, "host": place.get("host"), "gpus": place.get("gpus", []),
+                        "pid": place.get("pid"), "log": place.get("log_path") or place.get("run_dir"),
+                        "elapsed_s": round(now - started, 1) if started else None,
+                        "hypothesis": trial.hypothesis if trial else ""})
+    alive = _controller_alive(state.controller_pid)
+    summary = {
+        "project": config.project.name or paths.root.name, "cycle": state.cycle, "phase": state.phase,
+        "paused": state.paused, "controller": "running" if alive else "not running",
+        "metric": config.metric.name, "goal": config.metric.goal,
+        "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
+        "running": running, "last_decision": state.last_decision, "trials": len(ledger.all()),
+        "usd_today": state.usage.usd_today,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"project   {summary['project']}  (controller {summary['controller']})")
+    print(f"cycle     {state.cycle}   phase {state.phase}{'   PAUSED' if state.paused else ''}")
+    best = f"{state.best_metric:.6g} ({state.best_trial})" if state.best_trial and state.best_metric is not None else "-"
+    print(f"best      {config.metric.name} = {best}   goal {config.metric.goal}")
+    if not running:
+        print("running   none")
+    for r in running:
+        gpus = f" gpus={','.join(map(str, r['gpus']))}" if r["gpus"] else ""
+        elapsed = f"{r['elapsed_s']:.0f}s" if r["elapsed_s"] is not None else "-"
+        print(f"running   {r['id']} on {r['host']}{gpus} pid {r['pid']} elapsed {elapsed} log {r['log']}")
+    print(f"decision  {state.last_decision or '-'}")
+    print(f"trials    {summary['trials']} in the ledger")
+    return 0
+
+
+def _controller_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:
+    from .controller import ProjectPaths
+    from .fsutil import write_atomic
+
+    config = _load(project, config_path)
+    paths = ProjectPaths.of(project, config)
+    if not text.strip():
+        raise ResearcherError("directive: the text is empty")
+    write_atomic(paths.directive, text.strip() + "\n")
+    print(f"directive written to {paths.directive}; the leader reads it at its next THINK")
+    return 0
+
+
+def cmd_doctor(project: Path, config_path: Path | None, accept: str | None) -> int:
+    config = _load(project, config_path)
+    try:
+        from .doctor import doctor_hosts
+    except ImportError:
+        raise ResearcherError("doctor is not available in this build yet") from None
+    return asyncio.run(doctor_hosts(config, project, accept_new_host_key=accept, out=print))
+
+
+def cmd_attach(project: Path, config_path: Path | None) -> int:
+    config = _load(project, config_path)
+    try:
+        from .ui import attach_app
+    except ImportError:
+        raise ResearcherError("attach needs the full-screen app, which is not in this build yet") from None
+    return attach_app(project, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

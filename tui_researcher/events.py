@@ -1,0 +1,257 @@
+"""Events (controller -> faces) and commands (faces -> controller): plain frozen dataclasses.
+
+The Textual app and the headless printer subscribe to the same stream; both send the same
+commands. Events round-trip through JSON so a face can attach to a loop running elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Union
+
+
+class Phase:
+    """What the controller is doing now (strings, so they print and serialise as they are)."""
+
+    IDLE = "idle"
+    THINK = "think"
+    EXECUTE = "execute"
+    MONITOR = "monitor"
+    REFLECT = "reflect"
+    WAITING_GPU = "waiting for GPU"
+    PAUSED = "paused"
+    BACKOFF = "backoff"
+    DONE = "done"
+    STOPPED = "stopped"
+
+
+class TrialStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    KEEP = "keep"
+    DISCARD = "discard"
+    CRASH = "crash"
+    DRY_RUN_FAILED = "dry_run_failed"
+    GATED = "gated"
+    NAN = "nan"
+    STALLED = "stalled"
+    TIMEOUT = "timeout"
+    LAUNCH_FAILED = "launch_failed"
+    CANCELLED = "cancelled"
+
+    FINISHED = frozenset(
+        {KEEP, DISCARD, CRASH, DRY_RUN_FAILED, GATED, NAN, STALLED, TIMEOUT, LAUNCH_FAILED, CANCELLED}
+    )
+    ACTIVE = frozenset({PENDING, RUNNING})
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    ts: float = field(default_factory=_now, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.kind
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChanged(Event):
+    kind: ClassVar[str] = "phase"
+    phase: str
+    cycle: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProposed(Event):
+    kind: ClassVar[str] = "plan"
+    trial_id: str
+    cycle: int
+    hypothesis: str
+    task: str = ""
+    success_criteria: str = ""
+    worker: str = "code"
+    params: dict = field(default_factory=dict)
+    command: str = ""
+    directive: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalled(Event):
+    kind: ClassVar[str] = "tool_call"
+    call_id: str
+    tool: str
+    args: dict = field(default_factory=dict)
+    trial_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReturned(Event):
+    kind: ClassVar[str] = "tool_result"
+    call_id: str
+    tool: str
+    ok: bool
+    result: str = ""
+    duration_s: float = 0.0
+    trial_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrialLaunched(Event):
+    kind: ClassVar[str] = "launch"
+    trial_id: str
+    host: str
+    pid: int | None
+    log_path: str
+    command: str = ""
+    gpus: tuple = ()
+    job_id: str = ""
+    reattached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSample(Event):
+    kind: ClassVar[str] = "sample"
+    host: str
+    reachable: bool = True
+    gpus: tuple = ()            # tuple of dicts (GpuReading.to_dict()); empty: no GPU on host
+    gpu_error: str = ""
+    trials: tuple = ()          # tuple of dicts: trial_id, alive, elapsed_s, log_bytes
+    lines: tuple = ()           # tuple of (trial_id, line) with the new log lines
+
+
+@dataclass(frozen=True, slots=True)
+class TrialFinished(Event):
+    kind: ClassVar[str] = "finish"
+    trial_id: str
+    status: str
+    metric: float | None = None
+    label: str = ""
+    exit_code: int | None = None
+    duration_s: float | None = None
+    best: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reflected(Event):
+    kind: ClassVar[str] = "reflect"
+    trial_id: str
+    decision: str
+    next_action: str = "iterate"
+    milestone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChanged(Event):
+    kind: ClassVar[str] = "memory"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageChanged(Event):
+    kind: ClassVar[str] = "usage"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    usd: float = 0.0
+    usd_today: float = 0.0
+    tokens_today: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    kind: ClassVar[str] = "notice"
+    level: str
+    text: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        PhaseChanged, PlanProposed, ToolCalled, ToolReturned, TrialLaunched, MonitorSample,
+        TrialFinished, Reflected, MemoryChanged, UsageChanged, Notice,
+    )
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event | None:
+    """Rebuild an event written by ``to_dict``; unknown types or fields are ignored (newer writer)."""
+    cls = EVENT_TYPES.get(data.get("type", ""))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    for key, value in kwargs.items():
+        if isinstance(value, list):
+            kwargs[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        return None
+
+
+# Commands: faces -> controller
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    kind: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    kind: ClassVar[str] = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class Pivot:
+    kind: ClassVar[str] = "pivot"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    kind: ClassVar[str] = "directive"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopTrial:
+    kind: ClassVar[str] = "stop_trial"
+    trial_id: str = ""          # empty: every running trial
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    kind: ClassVar[str] = "quit"
+    leave_training_running: bool = True
+
+
+Command = Union[Pause, Resume, Pivot, Directive, StopTrial, Quit]
+
+COMMAND_TYPES: dict[str, type] = {c.kind: c for c in (Pause, Resume, Pivot, Directive, StopTrial, Quit)}
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    data = asdict(command)
+    data["type"] = command.kind
+    return data
+
+
+def command_from_dict(data: dict[str, Any]) -> Command | None:
+    cls = COMMAND_TYPES.get(data.get("type", ""))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None

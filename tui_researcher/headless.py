@@ -1,0 +1,122 @@
+"""The --no-ui face: one stable, greppable, timestamped line per event.
+
+Format: ``HH:MM:SS KIND  key=value ...  free text``; KIND is the event's ``kind`` in capitals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import TextIO
+
+from .controller import Controller
+from .events import (Event, MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Quit, Reflected,
+                     ToolCalled, ToolReturned, TrialFinished, TrialLaunched, UsageChanged)
+
+
+_INERT = {c: f"^{chr(c + 64)}" for c in range(32) if c != 9}
+_INERT[127] = "^?"
+
+
+def inert(text: str) -> str:
+    """Control characters as visible text: a training log cannot repaint or retitle the terminal."""
+    return text.translate(_INERT)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def format_event(event: Event, *, verbose: bool = False) -> list[str]:
+    """The lines one event prints as (none for events too chatty to print)."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+
+    def line(kind: str, text: str) -> str:
+        return f"{stamp} {kind:<8} {text}"
+
+    if isinstance(event, PhaseChanged):
+        detail = f" ({event.detail})" if event.detail else ""
+        return [line("PHASE", f"cycle={event.cycle} phase={event.phase.replace(' ', '_')}{detail}")]
+    if isinstance(event, PlanProposed):
+        params = " ".join(f"{k}={v}" for k, v in event.params.items())
+        out = [line("PLAN", f"trial={event.trial_id} cycle={event.cycle} {params}  {event.hypothesis}")]
+        if event.command:
+            out.append(line("PLAN", f"trial={event.trial_id} command: {event.command}"))
+        return out
+    if isinstance(event, ToolCalled):
+        args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in event.args.items())
+        return [line("TOOL", f"call={event.call_id} {event.tool}({args})")]
+    if isinstance(event, ToolReturned):
+        status = "ok" if event.ok else "error"
+        return [line("TOOL", f"call={event.call_id} {event.tool} -> {status} {len(event.result)} chars "
+                             f"in {event.duration_s:.2f}s")]
+    if isinstance(event, TrialLaunched):
+        gpus = f" gpus={','.join(map(str, event.gpus))}" if event.gpus else ""
+        job = f" job={event.job_id}" if event.job_id else ""
+        verb = "REATTACH" if event.reattached else "LAUNCH"
+        return [line(verb, f"trial={event.trial_id} host={event.host} pid={event.pid}{job}{gpus} "
+                               f"log={event.log_path}")]
+    if isinstance(event, MonitorSample):
+        out = []
+        for t in event.trials:
+            out.append(line("MONITOR", f"trial={t['trial_id']} host={event.host} alive={str(t['alive']).lower()} "
+                                       f"elapsed={t['elapsed_s']:.0f}s log_bytes={t['log_bytes']}"))
+        if not event.reachable:
+            out.append(line("MONITOR", f"host={event.host} unreachable: {event.gpu_error}"))
+        for g in event.gpus if verbose else ():
+            out.append(line("GPU", f"host={event.host} gpu={g['index']} util={_fmt(g['utilization'])}% "
+                                   f"mem={_fmt(g['memory_used_mb'])}/{_fmt(g['memory_total_mb'])}MB"))
+        out.extend(line("LOG", f"trial={tid} | {inert(text)}") for tid, text in event.lines)
+        return out
+    if isinstance(event, TrialFinished):
+        label = f"  {event.label}" if event.label else ""
+        duration = f" duration={event.duration_s:.1f}s" if event.duration_s is not None else ""
+        return [line("FINISH", f"trial={event.trial_id} status={event.status} metric={_fmt(event.metric)} "
+                               f"best={_fmt(event.best)}{duration}{label}")]
+    if isinstance(event, Reflected):
+        return [line("REFLECT", f"trial={event.trial_id} next={event.next_action}  {event.decision}")]
+    if isinstance(event, MemoryChanged):
+        return [line("MEMORY", f"chars={len(event.text)}")]
+    if isinstance(event, UsageChanged):
+        return [line("USAGE", f"tokens_today={event.tokens_today} usd_today={event.usd_today:.4f}")]
+    if isinstance(event, Notice):
+        return [line(event.level.upper(), event.text)]
+    return []
+
+
+async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verbose: bool = False) -> int:
+    """Print events until the loop ends; SIGINT/SIGTERM quit within a second, leaving training running."""
+    loop = asyncio.get_running_loop()
+    stop_count = 0
+
+    def on_signal(signame: str) -> None:
+        nonlocal stop_count
+        stop_count += 1
+        print(f"{time.strftime('%H:%M:%S')} SIGNAL   {signame}: stopping the loop; training keeps running",
+              file=out, flush=True)
+        controller.send(Quit(leave_training_running=True))
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    async def printer() -> None:
+        async for event in controller.events():
+            for text in format_event(event, verbose=verbose):
+                print(text, file=out, flush=True)
+
+    queue_task = asyncio.create_task(printer())
+    await asyncio.sleep(0)   # subscribe before the controller emits its first event
+    try:
+        return await controller.run()
+    finally:
+        await asyncio.wait([queue_task], timeout=2)
+        queue_task.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
