@@ -19,7 +19,7 @@ SAMPLE = REPO / "sample_projects" / "spirals"
 
 JOB = textwrap.dedent('''
     """A training stand-in whose behaviour the test picks with --mode."""
-    import argparse, sys, time
+    import argparse, os, sys, time
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", default="ok")
     ap.add_argument("--seconds", type=float, default=0.0)
@@ -28,7 +28,7 @@ JOB = textwrap.dedent('''
     a = ap.parse_args()
     if a.dry_run:
         print("dry-run ok"); sys.exit(1 if a.mode == "baddry" else 0)
-    print("starting", a.mode, flush=True)
+    print("starting", a.mode, "cuda=" + os.environ.get("CUDA_VISIBLE_DEVICES", "-"), flush=True)
     if a.mode == "crash":
         raise RuntimeError("CUDA out of memory (simulated)")
     if a.mode == "nan":

@@ -207,7 +207,10 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
         trial = ledger.get(tid)
         started = place.get("started") or (trial.started if trial else None)
         running.append({"id": tid, "host": place.get("host"), "gpus": place.get("gpus", []),
-                        "pid": place.get("pid"), "log": place.get("log_path") or place.get("run_dir"),
+                        "pid": place.get("pid"), "job_id": place.get("job_id", ""),
+                        "state": "PENDING" if place.get("job_id") and not started else "RUNNING",
+                        "reason": place.get("reason", ""),
+                        "log": place.get("log_path") or place.get("run_dir"),
                         "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
     alive = _controller_alive(state.controller_pid)
@@ -231,7 +234,9 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
     for r in running:
         gpus = f" gpus={','.join(map(str, r['gpus']))}" if r["gpus"] else ""
         elapsed = f"{r['elapsed_s']:.0f}s" if r["elapsed_s"] is not None else "-"
-        print(f"running   {r['id']} on {r['host']}{gpus} pid {r['pid']} elapsed {elapsed} log {r['log']}")
+        where = f"job {r['job_id']} {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") if r["job_id"] \
+            else f"pid {r['pid']}"
+        print(f"running   {r['id']} on {r['host']}{gpus} {where} elapsed {elapsed} log {r['log']}")
     print(f"decision  {state.last_decision or '-'}")
     print(f"trials    {summary['trials']} in the ledger")
     return 0

@@ -478,15 +478,18 @@ class Controller:
             self.emit(TrialFinished(trial_id=trial.id, status=trial.status, label=trial.label))
             self.state.save(self.paths.state)
             return None
-        trial.pid, trial.start_time, trial.started = info.pid, info.start_time, time.time()
+        trial.pid, trial.start_time, trial.job_id = info.pid, info.start_time, info.job_id
+        trial.started = None if info.job_id else time.time()   # a queued job starts when Slurm says so
+        trial.status = TrialStatus.PENDING if info.job_id else TrialStatus.RUNNING
         trial.last_growth = trial.started
         self.state.running[trial.id] = {"host": trial.host, "gpus": trial.gpus, "run_dir": trial.run_dir,
-                                        "pid": info.pid, "start_time": info.start_time,
-                                        "log_path": info.log_path, "log_offset": 0, "started": trial.started}
+                                        "pid": info.pid, "start_time": info.start_time, "job_id": info.job_id,
+                                        "log_path": info.log_path, "log_offset": 0, "started": trial.started,
+                                        "submitted": time.time()}
         self.ledger.record(trial, "launched")
         self.state.save(self.paths.state)
         self.emit(TrialLaunched(trial_id=trial.id, host=trial.host, pid=info.pid, log_path=info.log_path,
-                                command=trial.command, gpus=tuple(trial.gpus)))
+                                command=trial.command, gpus=tuple(trial.gpus), job_id=info.job_id))
         self.set_phase(Phase.MONITOR)
         return trial
 
@@ -538,7 +541,7 @@ class Controller:
             for tid, place in self.state.running.items():
                 if place.get("host") in refs:
                     refs[place["host"]].append(TrialRef(
-                        id=tid, run_dir=place["run_dir"], pid=place.get("pid"),
+                        id=tid, run_dir=place["run_dir"], pid=place.get("pid"), job_id=place.get("job_id", ""),
                         start_time=place.get("start_time", ""), offset=place.get("log_offset", 0)))
         results = await asyncio.gather(*(self.backends[n].probe(refs[n], gpu=gpu) for n in names),
                                        return_exceptions=True)
@@ -569,12 +572,15 @@ class Controller:
                     place.update(pid=tp.pid, start_time=tp.start_time)
                     place.pop("launching", None)
                     changed = True
-                started = place.get("started") or now
-                trials.append({"trial_id": tid, "alive": tp.alive, "elapsed_s": round(now - started, 1),
-                               "log_bytes": tp.size})
+                changed |= self._note_job_state(tid, place, tp, now)
+                started = place.get("started")
+                trials.append({"trial_id": tid, "alive": tp.alive, "log_bytes": tp.size,
+                               "elapsed_s": round(now - started, 1) if started else 0.0,
+                               "state": tp.state or ("RUNNING" if tp.alive else ""), "reason": tp.reason,
+                               "job_id": place.get("job_id", ""), "node": tp.node})
                 if tp.finished or (not tp.launched and not tp.alive):
                     ended.append((tid, tp))
-                else:
+                elif started:
                     changed |= await self._enforce_limits(tid, place, now)
             gpus = tuple(g.to_dict() for g in probe.gpus) if probe.gpus else ()
             sample = MonitorSample(host=name, reachable=probe.reachable, gpus=gpus,
@@ -586,6 +592,26 @@ class Controller:
                 changed = True
         if changed:
             self.state.save(self.paths.state)
+
+    def _note_job_state(self, tid: str, place: dict, tp, now: float) -> bool:
+        """A queued job: remember Slurm's reason while it waits, and when it really started running."""
+        changed = False
+        if tp.pending and place.get("reason") != tp.reason:
+            place["reason"] = tp.reason
+            self.notice(f"{tid} pending ({tp.reason or 'queued'})")
+            changed = True
+        if not place.get("started") and (tp.started or (tp.alive and not tp.pending)):
+            place["started"] = tp.started or now
+            place["last_growth"] = place["started"]
+            place.pop("reason", None)
+            if tp.node:
+                place["node"] = tp.node
+            trial = self.ledger.get(tid)
+            if trial is not None and place.get("job_id"):
+                trial.status, trial.started = TrialStatus.RUNNING, place["started"]
+                self.ledger.record(trial, "running")
+            changed = True
+        return changed
 
     async def _enforce_limits(self, tid: str, place: dict, now: float) -> bool:
         """Stall and timeout: kill the process group and record why."""
@@ -617,10 +643,10 @@ class Controller:
     async def _signal(self, tid: str, sig: str) -> None:
         place = self.state.running.get(tid, {})
         backend = self.backends.get(place.get("host", ""))
-        if backend is None or not place.get("pid"):
+        if backend is None or not (place.get("pid") or place.get("job_id")):
             return
         with contextlib.suppress(BackendError):
-            await backend.kill(place["pid"], place.get("start_time", ""), sig)
+            await backend.kill(place.get("pid"), place.get("start_time", ""), sig, job_id=place.get("job_id", ""))
 
     # collecting and reflecting ----------------------------------------------------------
 
@@ -633,8 +659,9 @@ class Controller:
         trial.log_offset = place.get("log_offset", 0)
         trial.ended = tp.ended or time.time()
         trial.exit_code = tp.exit_code
-        if trial.started is None:
-            trial.started = place.get("started")
+        if place.get("started"):
+            trial.started = place["started"]
+        trial.job_id = trial.job_id or place.get("job_id", "")
         trial.duration = round(trial.ended - trial.started, 3) if trial.started else None
         kill = place.get("kill")
         log_text = ""
@@ -653,6 +680,8 @@ class Controller:
             trial.status, trial.label = TrialStatus.LAUNCH_FAILED, "the controller stopped before the launch completed"
         elif kill:
             trial.status, trial.label = kill["status"], kill["label"]
+        elif tp.status:
+            trial.status, trial.label = tp.status, tp.reason or failure_label(log_text)
         elif tp.exit_code is None:
             trial.status, trial.label = TrialStatus.CRASH, f"process vanished without an exit code; {failure_label(log_text)}"
         elif tp.exit_code != 0:

@@ -61,8 +61,11 @@ def format_event(event: Event, *, verbose: bool = False) -> list[str]:
     if isinstance(event, MonitorSample):
         out = []
         for t in event.trials:
-            out.append(line("MONITOR", f"trial={t['trial_id']} host={event.host} alive={str(t['alive']).lower()} "
-                                       f"elapsed={t['elapsed_s']:.0f}s log_bytes={t['log_bytes']}"))
+            job = f" job={t['job_id']} state={t.get('state', '')}" if t.get("job_id") else ""
+            reason = f" reason={t['reason']}" if t.get("reason") else ""
+            out.append(line("MONITOR", f"trial={t['trial_id']} host={event.host}{job}{reason} "
+                                       f"alive={str(t['alive']).lower()} elapsed={t['elapsed_s']:.0f}s "
+                                       f"log_bytes={t['log_bytes']}"))
         if not event.reachable:
             out.append(line("MONITOR", f"host={event.host} unreachable: {event.gpu_error}"))
         for g in event.gpus if verbose else ():

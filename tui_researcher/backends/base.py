@@ -37,12 +37,14 @@ class RunResult:
 
 @dataclass(slots=True)
 class LaunchInfo:
-    pid: int
+    pid: int | None
     start_time: str
     log_path: str
     exit_path: str
     run_dir: str
     host: str
+    job_id: str = ""
+    """A scheduler's id (Slurm); empty where the backend runs the process itself."""
 
 
 @dataclass(slots=True)
@@ -55,10 +57,11 @@ class TrialRef:
     start_time: str = ""
     offset: int = 0
     log: str = "train.log"
+    job_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "run_dir": self.run_dir, "pid": self.pid, "start_time": self.start_time,
-                "offset": self.offset, "log": self.log}
+                "offset": self.offset, "log": self.log, "job_id": self.job_id}
 
 
 @dataclass(slots=True)
@@ -73,6 +76,19 @@ class TrialProbe:
     start_time: str = ""
     launched: bool = True
     error: str = ""
+    state: str = ""
+    """A scheduler's word for the job (PENDING, RUNNING, COMPLETED, ...); empty for plain processes."""
+    reason: str = ""
+    """Why a job waits (Slurm's reason, e.g. Resources) or how it ended."""
+    status: str = ""
+    """A trial status the backend already knows (timeout, cancelled, launch_failed); the controller uses it."""
+    started: float | None = None
+    """When the job really began running (Slurm); None: at launch."""
+    node: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.state == "PENDING"
 
     @property
     def finished(self) -> bool:
@@ -114,7 +130,7 @@ class Backend(ABC):
     async def probe(self, trials: list[TrialRef], *, gpu: bool = True, max_bytes: int = 65536) -> HostProbe: ...
 
     @abstractmethod
-    async def kill(self, pid: int, start_time: str = "", signal: str = "SIGTERM") -> bool: ...
+    async def kill(self, pid: int | None, start_time: str = "", signal: str = "SIGTERM", *, job_id: str = "") -> bool: ...
 
     @abstractmethod
     async def read_file(self, path: str, *, max_bytes: int = 200_000) -> str: ...
@@ -318,7 +334,7 @@ class HelperBackend(Backend):
         r = await self.call("gpus")
         return (parse_nvidia_smi(r["csv"]) if r.get("csv") is not None else None), r.get("error", "")
 
-    async def kill(self, pid, start_time="", signal="SIGTERM") -> bool:
+    async def kill(self, pid, start_time="", signal="SIGTERM", *, job_id="") -> bool:
         r = await self.call("kill", pid=pid, start_time=start_time, signal=signal)
         return bool(r.get("killed"))
 
