@@ -366,8 +366,21 @@ def _normalise(config: Config, path: Path, lines: dict) -> None:
     ex = config.execution
     if ex.ssh_host and not ex.hosts:
         ex.hosts = [_host_from_reference(ex, path, lines)]
+    _name_hosts(ex.hosts, path, lines)
     if ex.mode == "ssh" and not ex.hosts:
         raise _fail(path, ("execution", "hosts"), "ssh mode needs at least one host (or ssh_host)", lines)
+
+
+def _name_hosts(hosts: list[HostConfig], path: Path, lines: dict) -> None:
+    """Every host gets a unique name: its address, or address:port where two share an address."""
+    addresses = [h.host for h in hosts if not h.name]
+    for host in hosts:
+        if not host.name:
+            host.name = host.host if addresses.count(host.host) == 1 else f"{host.host}:{host.port or 22}"
+    names = [h.name for h in hosts]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise _fail(path, ("execution", "hosts", str(i), "name"), f"host name {name!r} is used twice", lines)
 
 
 def _host_from_reference(ex: ExecutionConfig, path: Path, lines: dict) -> HostConfig:

@@ -96,6 +96,7 @@ class Controller:
         self._finished: asyncio.Queue[str] = asyncio.Queue()
         self._quit: Quit | None = None
         self._kills: dict[str, tuple[str, float]] = {}      # trial id -> (status to record, when sent)
+        self._launching: set[str] = set()   # launches in flight in this process: not the monitor's yet
         self._host_views: dict[str, HostView] = {}
         self._last_gpu: dict[str, MonitorSample] = {}
         self._tasks: list[asyncio.Task] = []
@@ -208,9 +209,28 @@ class Controller:
                             f"workspace {info.get('root', '?')})")
             except BackendError as exc:
                 self.notice(f"host {backend.name} unreachable: {exc}", "warning")
-            sync = getattr(backend, "sync_code", None)
-            if sync is not None:
-                await sync(self.paths.workspace, exclude=protected)
+            if getattr(backend, "put_file", None) is not None:
+                await self._seed_code(backend)
+
+    async def _seed_code(self, backend: Backend) -> None:
+        """Copy the project's code to a remote workspace where it is missing; never over the host's edits."""
+        skip = set(self.paths.protected()) | {"runs", "directive_archive"}
+        copied = []
+        try:
+            for path in sorted(self.paths.workspace.rglob("*")):
+                rel = path.relative_to(self.paths.workspace)
+                if (not path.is_file() or rel.parts[0] in skip or str(rel) in skip
+                        or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
+                    continue
+                if not await backend.exists(str(rel)):
+                    await backend.put_file(path, str(rel))
+                    copied.append(str(rel))
+        except BackendError as exc:
+            self.notice(f"host {backend.name}: could not copy the project's code: {exc}", "warning")
+            return
+        if copied:
+            self.notice(f"host {backend.name}: copied {len(copied)} file(s) of code to its workspace "
+                        f"({', '.join(copied[:5])}{', ...' if len(copied) > 5 else ''})")
 
     async def _resume(self) -> None:
         """Re-attach every trial the state says may be running; none is launched again."""
@@ -469,15 +489,18 @@ class Controller:
         self.state.running[trial.id] = {"host": trial.host, "gpus": trial.gpus, "run_dir": trial.run_dir,
                                         "pid": None, "launching": True}
         self.state.save(self.paths.state)
+        self._launching.add(trial.id)
         try:
             info = await backend.launch(argv, run_dir=trial.run_dir, env=placement.env)
         except BackendError as exc:
+            self._launching.discard(trial.id)
             self.state.running.pop(trial.id, None)
             trial.status, trial.label, trial.ended = TrialStatus.LAUNCH_FAILED, str(exc)[:300], time.time()
             self.ledger.record(trial, "finished")
             self.emit(TrialFinished(trial_id=trial.id, status=trial.status, label=trial.label))
             self.state.save(self.paths.state)
             return None
+        self._launching.discard(trial.id)
         trial.pid, trial.start_time, trial.job_id = info.pid, info.start_time, info.job_id
         trial.started = None if info.job_id else time.time()   # a queued job starts when Slurm says so
         trial.status = TrialStatus.PENDING if info.job_id else TrialStatus.RUNNING
@@ -539,7 +562,7 @@ class Controller:
         refs: dict[str, list[TrialRef]] = {n: [] for n in names}
         if with_trials:
             for tid, place in self.state.running.items():
-                if place.get("host") in refs:
+                if place.get("host") in refs and tid not in self._launching:
                     refs[place["host"]].append(TrialRef(
                         id=tid, run_dir=place["run_dir"], pid=place.get("pid"), job_id=place.get("job_id", ""),
                         start_time=place.get("start_time", ""), offset=place.get("log_offset", 0)))

@@ -64,7 +64,7 @@ async def test_parallel_trials_never_share_a_gpu_or_take_a_busy_one(tmp_path: Pa
                            extra={"experiment": {"max_parallel": 4}, "gpu": {"gpus_per_trial": 1}})
     controller, events = await run(project, 6)
     trials = [t for t in latest_trials(project).values()]
-    assert len(trials) == 6 and all(t["metric"] is not None for t in trials)
+    assert len(trials) == 6 and all(t["metric"] is not None for t in trials), [(t["id"], t["status"], t["label"]) for t in trials]
     used = {t["id"]: t["gpus"] for t in trials}
     assert all(len(g) == 1 and g[0] != 2 for g in used.values()), used
     for a, b in overlaps(trials):

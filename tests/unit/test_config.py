@@ -68,6 +68,7 @@ BAD = [
     ("execution:\n  hosts:\n    - host: a\n      port: twenty\n", "execution.hosts.0.port", "line 4"),
     ("execution:\n  mode: ssh\n", "execution.hosts", "at least one host"),
     ("- just\n- a list\n", "mapping of sections", ""),
+    ("execution:\n  hosts:\n    - {host: a, name: x}\n    - {host: b, name: x}\n", "execution.hosts.1.name", "used twice"),
 ]
 
 
@@ -91,3 +92,9 @@ def test_config_error_is_a_researcher_error_with_line(tmp_path: Path):
     path.write_text("memory:\n  log_max_chars: 2000\n  max_recent_entries: '15'\n")
     with pytest.raises(ConfigError, match=r"memory.max_recent_entries: expected an integer, got a string '15' \(line 3\)"):
         load_config(path)
+
+
+def test_hosts_sharing_an_address_are_named_by_port(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text("execution:\n  hosts:\n    - {host: box, port: 22}\n    - {host: box, port: 2200}\n    - {host: other}\n")
+    assert [h.name for h in load_config(path).execution.hosts] == ["box:22", "box:2200", "other"]

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUTH)", re.IGNORECASE)
 MAX_OUTPUT = 200000
+LAUNCH_GRACE_S = 30.0
 GPU_QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,uuid"
 
 WRAPPER = r'''
@@ -159,6 +160,10 @@ class Helper:
         for stale in (spec["exit"], spec["pidfile"]):
             if os.path.exists(stale):
                 raise FileExistsError("%s exists: this run directory was launched before" % stale)
+        try:   # O_EXCL: two launches into one run directory cannot both pass, however close together
+            os.close(os.open(os.path.join(run_dir, "launch.lock"), os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            raise FileExistsError("%s was launched before" % run_dir)
         proc = subprocess.Popen([sys.executable, "-c", WRAPPER, json.dumps(spec)], cwd=spec["cwd"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, close_fds=True)
@@ -197,6 +202,10 @@ class Helper:
                 info["start_time"] = now_start
         else:
             info["alive"] = False
+        lock = os.path.join(run_dir, "launch.lock")
+        starting = not pid and os.path.exists(lock) and time.time() - os.path.getmtime(lock) < LAUNCH_GRACE_S
+        if starting:   # a launch is under way (its wrapper has not written pid.json yet)
+            info["alive"] = True
         exit_path = os.path.join(run_dir, "exit.json")
         info["exit"] = None
         if os.path.exists(exit_path):
@@ -205,7 +214,7 @@ class Helper:
                     info["exit"] = json.load(f)
             except ValueError:
                 pass
-        info["launched"] = bool(pid) or os.path.exists(pidfile) or info["exit"] is not None
+        info["launched"] = bool(pid) or os.path.exists(lock) or info["exit"] is not None
         log = os.path.join(run_dir, t.get("log", "train.log"))
         data, offset, size = self._read_from(log, int(t.get("offset") or 0), max_bytes,
                                              whole=info["exit"] is not None or not info["alive"])
