@@ -263,3 +263,32 @@ def test_ledger_records_full_lineage(tmp_path: Path):
     assert ledger.launch_count("t0002") == 1
     memory = Memory.load(project / "workspace" / "MEMORY_LOG.md", load_config(project / "config.yaml").memory)
     assert len(memory.decisions) == 2 and memory.results
+
+
+async def test_commands_appended_to_the_command_file_reach_the_loop(tmp_path: Path):
+    """The channel an attached app uses: one JSON command per line in workspace/commands.jsonl."""
+    from tui_researcher.events import command_to_dict
+
+    project = make_project(tmp_path, modes=["sleep"], seconds=30)
+    commands = project / "workspace" / "commands.jsonl"
+    seen = {}
+
+    async def on_event(event, controller):
+        if isinstance(event, MonitorSample) and event.trials and not seen:
+            seen["sent"] = True
+            with open(commands, "a") as f:
+                f.write(json.dumps(command_to_dict(Pause())) + "\n")
+                f.write(json.dumps(command_to_dict(Quit(leave_training_running=False))) + "\n")
+
+    _, events, controller = await run_controller(project, max_cycles=1, until=on_event)
+    assert controller.state.paused is True
+    [finished] = [e for e in events if isinstance(e, TrialFinished)]
+    assert finished.status == "cancelled"
+
+
+def test_directive_command_writes_the_file_atomically(tmp_path: Path):
+    project = make_project(tmp_path, modes=["ok"])
+    proc = cli("directive", str(project), "focus on", "score=0.9")
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "workspace" / "HUMAN_DIRECTIVE.md").read_text() == "focus on score=0.9\n"
+    assert not list((project / "workspace").glob(".*.tmp"))
