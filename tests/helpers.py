@@ -33,6 +33,13 @@ JOB = textwrap.dedent('''
         raise RuntimeError("CUDA out of memory (simulated)")
     if a.mode == "nan":
         print("epoch=1 loss=0.9", flush=True); print("epoch=2 loss: nan", flush=True); sys.exit(0)
+    if a.mode == "json":
+        import json
+        with open(os.path.join(os.environ["TUI_RESEARCHER_RUN_DIR"], "results.json"), "w") as f:
+            json.dump({"eval": {"val_acc": a.score}}, f)
+        with open("results.json", "w") as f:   # a copy outside the run directory must be ignored
+            json.dump({"eval": {"val_acc": 99.0}}, f)
+        sys.exit(0)
     if a.mode == "hang":
         time.sleep(3600)
     if a.mode == "sleep":

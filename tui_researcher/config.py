@@ -84,7 +84,14 @@ class AgentConfig:
     """0: no daily cap."""
     pricing: dict[str, Any] = field(default_factory=dict)
     request_timeout: float = 120.0
+    """Seconds for one provider request; the SDK retries on top (agent.max_retries)."""
+    max_retries: int = 2
+    """SDK retries of a request on 408/409/429/5xx and timeouts, honouring retry-after."""
     max_tool_output_chars: int = 4000
+    tool_timeout: float = 120.0
+    """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
+    paper_search_url: str = "https://export.arxiv.org/api/query"
+    """The arXiv-compatible query endpoint the idea worker searches."""
 
 
 @dataclass
@@ -143,7 +150,7 @@ class MetricConfig:
     """A regex with one group (or a group named ``value``) for the metric; default: key: value lines."""
     json_key: str | None = None
     file: str | None = None
-    """A JSON results file, relative to the trial's run directory or the workspace."""
+    """A JSON results file in the trial's run directory (``runs/<id>/``; the trial's cwd is the workspace)."""
     gates: dict[str, Any] = field(default_factory=dict)
     """``{other_metric: ">= 0.96"}``: a trial that misses a gate is ``gated``, never ``keep``."""
 
@@ -192,6 +199,8 @@ _CHOICES = {
 _POSITIVE = {
     ("monitor", "poll_interval"), ("experiment", "max_parallel"), ("memory", "log_max_chars"),
     ("memory", "brief_max_chars"), ("memory", "milestone_max_chars"), ("memory", "max_recent_entries"),
+    ("agent", "request_timeout"), ("agent", "tool_timeout"), ("agent", "max_tool_output_chars"),
+    ("agent", "max_steps_per_cycle"),
 }
 
 
@@ -340,7 +349,7 @@ def _normalise(config: Config, path: Path, lines: dict) -> None:
         if value <= 0:
             raise _fail(path, (section, key), f"must be greater than 0, got {value!r}", lines)
     for section, key in (("monitor", "stall_timeout"), ("experiment", "max_runtime"), ("gpu", "gpus_per_trial"),
-                         ("agent", "max_cycles"), ("agent", "max_usd_per_day")):
+                         ("agent", "max_cycles"), ("agent", "max_usd_per_day"), ("agent", "max_retries")):
         if getattr(getattr(config, section), key) < 0:
             raise _fail(path, (section, key), "must not be negative", lines)
     if config.metric.pattern:

@@ -104,6 +104,7 @@ class Controller:
         self._done = asyncio.Event()
         self._started = False
         self._backoff_until = 0.0
+        self._reported = False
 
     # faces ----------------------------------------------------------------------
 
@@ -192,6 +193,10 @@ class Controller:
             for backend in self.backends.values():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(backend.close(), 10)
+            close = getattr(self.planner, "close", None)   # an LLM planner's HTTP connections
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), 10)
             for queue in list(self._subscribers):
                 queue.put_nowait(None)
             self._done.set()
@@ -249,6 +254,8 @@ class Controller:
         self.state.save(self.paths.state)
 
     def _cycles_left(self) -> bool:
+        if self._reported:
+            return False
         return not self.max_cycles or self.state.cycle < self.max_cycles
 
     # commands -----------------------------------------------------------------------
@@ -336,6 +343,9 @@ class Controller:
         while self._quit is None:
             await self._drain_reflections()
             free = self.config.experiment.max_parallel - len(self.state.running)
+            if not self._cycles_left() and not self.state.running and self._finished.empty():
+                self.set_phase(Phase.DONE, f"{self.state.cycle} cycles")
+                return
             if self.state.paused or self._over_budget():
                 self.set_phase(Phase.PAUSED)
             elif time.time() < self._backoff_until:
@@ -395,7 +405,7 @@ class Controller:
             return
         if plan.action == "report":
             self.state.cycle -= 1
-            self.max_cycles = self.state.cycle  # nothing more to plan: finish what runs, then stop
+            self._reported = True  # nothing more to plan: finish what runs, then stop
             self.notice(f"planner reports: {plan.hypothesis}")
             return
         if ctx.directive:
@@ -415,7 +425,8 @@ class Controller:
         if not runner.launched and trial.id not in self.state.running:
             current = self.ledger.get(trial.id) or trial
             if current.status not in TrialStatus.FINISHED:
-                current.status = TrialStatus.LAUNCH_FAILED
+                dry_failed = bool(current.dry_run) and not current.dry_run.get("ok")
+                current.status = TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED
                 current.label = current.label or "EXECUTE ended without a launch"
                 current.ended = time.time()
                 self.ledger.record(current, "finished")
@@ -453,7 +464,9 @@ class Controller:
 
     # launching -------------------------------------------------------------------------
 
-    async def dry_run(self, trial: Trial, argv: list[str]) -> RunResult:
+    async def dry_run(self, trial: Trial, argv: list[str], *, final: bool = True) -> RunResult:
+        """``final=False`` (an LLM worker's dry-run): a failure is recorded but does not end the trial,
+        so the worker can fix the code and dry-run again; EXECUTE ending without a launch records it."""
         self.set_phase(Phase.EXECUTE, f"dry-run of {trial.id}")
         backend = self._default_backend()
         started = time.time()
@@ -469,8 +482,12 @@ class Controller:
             self.ledger.record(trial, "dry_run")
         else:
             why = "timed out" if result.timed_out else f"exit {result.exit_code}"
-            trial.status = TrialStatus.DRY_RUN_FAILED
             trial.label = f"dry-run {why}: {failure_label(result.stdout + result.stderr)}".strip()
+            if not final:
+                self.notice(f"{trial.id} {trial.label}", "warning")
+                self.ledger.record(trial, "dry_run")
+                return result
+            trial.status = TrialStatus.DRY_RUN_FAILED
             trial.ended = time.time()
             self.ledger.record(trial, "finished")
             self.emit(TrialFinished(trial_id=trial.id, status=trial.status, label=trial.label))
@@ -491,7 +508,8 @@ class Controller:
         self.state.save(self.paths.state)
         self._launching.add(trial.id)
         try:
-            info = await backend.launch(argv, run_dir=trial.run_dir, env=placement.env)
+            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir}
+            info = await backend.launch(argv, run_dir=trial.run_dir, env=env)
         except BackendError as exc:
             self._launching.discard(trial.id)
             self.state.running.pop(trial.id, None)
@@ -691,11 +709,9 @@ class Controller:
         with contextlib.suppress(BackendError):
             log_text = await backend.tail(f"{trial.run_dir}/train.log", max_bytes=LOG_READ_BYTES)
         results_json = None
-        if self.config.metric.file:
-            for candidate in (f"{trial.run_dir}/{self.config.metric.file}", self.config.metric.file):
-                with contextlib.suppress(BackendError):
-                    results_json = await backend.read_file(candidate)
-                    break
+        if self.config.metric.file:   # only the run's own copy: a worker can write elsewhere in the workspace
+            with contextlib.suppress(BackendError):
+                results_json = await backend.read_file(f"{trial.run_dir}/{self.config.metric.file}")
         result = self.metric_reader.read(log_text, results_json)
         trial.metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
         trial.metric = result.value if result.value is not None and math.isfinite(result.value) else None
@@ -765,7 +781,7 @@ class Controller:
         if reflection.next_action == "pivot" and not self.state.pivot:
             self.state.pivot = f"no improvement in {self.state.no_progress} trials"
         elif reflection.next_action == "report":
-            self.max_cycles = self.state.cycle
+            self._reported = True
         self.emit(Reflected(trial_id=trial.id, decision=reflection.decision, next_action=reflection.next_action,
                             milestone=reflection.milestone))
         self.state.save(self.paths.state)
@@ -815,8 +831,8 @@ class _Runner:
     def backend(self) -> Backend:
         return self.controller._default_backend()
 
-    async def dry_run(self, argv: list[str]) -> RunResult:
-        result = await self.controller.dry_run(self.trial, argv)
+    async def dry_run(self, argv: list[str], *, final: bool = True) -> RunResult:
+        result = await self.controller.dry_run(self.trial, argv, final=final)
         if result.ok:
             self.dry_run_ok.add(tuple(argv))
         return result
@@ -828,7 +844,7 @@ class _Runner:
         if not self.controller.config.experiment.mandatory_dry_run:
             return ""
         expected = tuple(dry_run_argv(self.controller.config, list(argv), self.trial.params))
-        if expected in self.dry_run_ok or tuple(argv) in self.dry_run_ok or (self.dry_run_ok and not self.trial.params):
+        if expected in self.dry_run_ok or tuple(argv) in self.dry_run_ok:
             return ""
         return ("launch refused: experiment.mandatory_dry_run is on and no dry-run of this command has "
                 f"succeeded in this dispatch; run `{' '.join(expected)}` first")

@@ -43,7 +43,12 @@ async def doctor_hosts(config: Config, project_dir: Path, *, accept_new_host_key
     for _, lines in reports:
         for line in lines:
             out(line)
-    return 0 if all(ok for ok, _ in reports) else 1
+    from .agents import check_provider
+    agent = check_provider(config)
+    for line in agent:
+        out(line)
+    agent_ok = not any(line.startswith("agent: problem:") for line in agent)
+    return 0 if all(ok for ok, _ in reports) and agent_ok else 1
 
 
 async def check_backend(backend: HelperBackend) -> tuple[bool, list[str]]:

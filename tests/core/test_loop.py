@@ -292,3 +292,12 @@ def test_directive_command_writes_the_file_atomically(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert (project / "workspace" / "HUMAN_DIRECTIVE.md").read_text() == "focus on score=0.9\n"
     assert not list((project / "workspace").glob(".*.tmp"))
+
+
+async def test_metric_is_read_from_the_runs_own_results_file(tmp_path: Path):
+    project = make_project(tmp_path, modes=["json"], scores=[0.83],
+                           extra={"metric": {"name": "val_acc", "goal": "max", "file": "results.json",
+                                             "json_key": "eval.val_acc"}})
+    _, events, _ = await run_controller(project, max_cycles=1)
+    [finished] = [e for e in events if isinstance(e, TrialFinished)]
+    assert finished.status == "keep" and finished.metric == 0.83

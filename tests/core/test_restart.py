@@ -55,7 +55,7 @@ def test_trial_that_ended_while_no_controller_ran_is_collected(tmp_path: Path):
         first.wait(10)
         exit_file = project / "workspace" / "runs" / "t0001" / "exit.json"
         wait_for(exit_file.exists, what="the training to end on its own")
-        assert not pid_alive(pid)
+        wait_for(lambda: not pid_alive(pid), what="the training process to exit after its sidecar")
 
         second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
         assert second.returncode == 0, second.stdout + second.stderr

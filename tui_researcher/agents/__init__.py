@@ -1,0 +1,102 @@
+"""LLM planners: ``make_planner(config)`` for the CLI, ``check_provider(config)`` for ``doctor``.
+
+A missing or unusable credential is an error here, at start, naming the variable to set; there
+is no silent fallback to the offline planner.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from typing import Any, Callable
+
+from ..backends.shim import SECRET_ENV
+from ..config import Config
+from ..errors import ResearcherError
+from .providers import Settings
+from .tools import ToolPolicy
+from .usage import parse_pricing, price_for
+
+PROVIDERS = ("anthropic", "openai")
+DEFAULTS = {
+    "anthropic": {"model": "claude-sonnet-5-5", "api_key_env": "ANTHROPIC_API_KEY",
+                  "auth_token_env": "ANTHROPIC_AUTH_TOKEN"},
+    "openai": {"model": "gpt-6-sol", "api_key_env": "OPENAI_API_KEY", "auth_token_env": None},
+}
+MAX_RETRIES = 2
+
+
+def make_planner(config: Config) -> Callable[[Any], Any]:
+    """A factory ``controller -> planner``; the provider's client is made once, here, for the whole run."""
+    settings = provider_settings(config)
+    pricing = parse_pricing(config.agent.pricing, config.path.name if config.path else "config.yaml")
+    if settings.name == "anthropic":
+        from .providers.anthropic import AnthropicProvider
+        provider: Any = AnthropicProvider(settings)
+    else:
+        from .providers.openai import OpenAIProvider
+        provider = OpenAIProvider(settings)
+    _not_dumpable()
+    secret_env = tuple(n for n in (config.agent.api_key_env, config.agent.auth_token_env,
+                                   settings.credential_env) if n)
+
+    def factory(controller: Any) -> Any:
+        from .leader import LLMPlanner
+        return LLMPlanner(controller, provider, pricing, ToolPolicy.from_config(config, secret_env))
+
+    return factory
+
+
+def provider_settings(config: Config) -> Settings:
+    agent = config.agent
+    if agent.provider not in PROVIDERS:
+        raise ResearcherError(f"agent.provider {agent.provider!r} has no LLM planner; choose {' or '.join(PROVIDERS)}")
+    defaults = DEFAULTS[agent.provider]
+    key_env = agent.api_key_env or defaults["api_key_env"]
+    token_env = agent.auth_token_env or defaults["auth_token_env"]
+    for key, name in (("api_key_env", key_env), ("auth_token_env", token_env)):
+        if name and not SECRET_ENV.search(name):
+            raise ResearcherError(
+                f"agent.{key}: {name!r} would not be scrubbed from the environment of commands and training; "
+                f"use a name containing KEY, TOKEN, SECRET, PASSWORD or CREDENTIAL")
+    api_key = os.environ.get(key_env, "").strip() or None
+    token = os.environ.get(token_env, "").strip() or None if token_env else None
+    if not api_key and not token:
+        also = f" or {token_env} (agent.auth_token_env)" if token_env else ""
+        raise ResearcherError(f"agent.provider {agent.provider} needs a key: set {key_env} (agent.api_key_env){also}")
+    return Settings(name=agent.provider, model=agent.model or defaults["model"], base_url=agent.base_url or None,
+                    api_key=api_key, auth_token=token, credential_env=key_env if api_key else token_env or key_env,
+                    timeout=float(agent.request_timeout), max_retries=int(getattr(agent, "max_retries", MAX_RETRIES)))
+
+
+def check_provider(config: Config) -> list[str]:
+    """Lines for ``doctor``: provider, model, endpoint, credential and price; no network, no secret shown."""
+    agent = config.agent
+    if agent.provider == "offline":
+        return ["agent: offline planner (no key, no network)"]
+    try:
+        settings = provider_settings(config)
+    except ResearcherError as exc:
+        return [f"agent: problem: {exc}"]
+    lines = [f"agent: {settings.name} model {settings.model} at {settings.base_url or 'the default endpoint'}",
+             f"agent: credential from {settings.credential_env} ({'API key' if settings.api_key else 'auth token'}, "
+             f"{len(settings.api_key or settings.auth_token or '')} chars)"]
+    try:
+        price = price_for(settings.model, parse_pricing(agent.pricing))
+    except ResearcherError as exc:
+        return [*lines, f"agent: problem: {exc}"]
+    if price is None:
+        lines.append(f"agent: problem: no price for {settings.model}: costs count as $0 until agent.pricing has it")
+    else:
+        lines.append(f"agent: price ${price.input:g}/${price.output:g} per million input/output tokens")
+    return lines
+
+
+def _not_dumpable() -> None:
+    """This process now holds a key: other processes of the same user may not read its memory or environ."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
+        except (OSError, AttributeError):
+            pass

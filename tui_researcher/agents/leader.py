@@ -1,0 +1,310 @@
+"""The LLM leader: THINK and REFLECT as schema-checked tool calls, EXECUTE through workers.
+
+The leader never sees the whole ledger: its input is the brief, the memory log, the directive and
+a compact lineage slice, so its size does not grow with the run. Its answers are tool calls
+checked against a schema; an invalid answer (or none) gets exactly one repair request, and a
+second is a planning failure (the controller backs off). No action is ever guessed from free
+text. The answer tool is offered alone but not forced: the newest Claude models answer a forced
+``tool_choice`` with a 400, so the prompt asks for the call and the check enforces it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import ResearcherError
+from ..events import MemoryChanged, TrialStatus
+from ..ledger import Trial
+from ..planner import Plan, Reflection, ThinkContext
+from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
+from .tools import Toolbox, ToolPolicy
+from .usage import Price
+from .workers import WORKERS, Agent, Outcome, prompt, run_worker
+
+ACTIONS = ("experiment", "wait", "report")
+NEXT_ACTIONS = ("iterate", "pivot", "report")
+SCALAR = {"type": ["string", "number", "boolean"]}
+
+SUBMIT_PLAN = ToolSpec(
+    "submit_plan", "Submit the next step of the research loop.",
+    {"type": "object", "additionalProperties": False, "required": ["action", "hypothesis"], "properties": {
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "worker": {"type": "string", "enum": ["code", "idea"], "description": "for experiment"},
+        "hypothesis": {"type": "string", "description": "what you expect and why"},
+        "task": {"type": "string", "description": "exact instructions for the worker"},
+        "success_criteria": {"type": "string", "description": "metric value that counts as success"},
+        "params": {"type": "object", "additionalProperties": SCALAR, "description": "knobs this trial sets"},
+        "parent": {"type": "string", "description": "trial id this builds on"},
+    }})
+
+SUBMIT_REFLECTION = ToolSpec(
+    "submit_reflection", "Submit your reflection on the finished trial.",
+    {"type": "object", "additionalProperties": False, "required": ["decision", "next_action"], "properties": {
+        "decision": {"type": "string", "description": "one line: what the result means, what next"},
+        "next_action": {"type": "string", "enum": list(NEXT_ACTIONS)},
+        "milestone": {"type": "string", "description": "one line for long-term memory, or empty"},
+    }})
+
+
+# validation ------------------------------------------------------------------------------------
+
+def _text(args: dict[str, Any], key: str, errors: list[str], *, required: bool) -> str:
+    value = args.get(key)
+    if value is None:
+        if required:
+            errors.append(f"{key} is required")
+        return ""
+    if not isinstance(value, str):
+        errors.append(f"{key} must be a string, got {type(value).__name__}")
+        return ""
+    if required and not value.strip():
+        errors.append(f"{key} must not be empty")
+    return value.strip()
+
+
+def _unknown(args: dict[str, Any], spec: ToolSpec, errors: list[str]) -> None:
+    extra = sorted(set(args) - set(spec.schema["properties"]))
+    if extra:
+        errors.append(f"unknown field(s) {', '.join(extra)}; fields: {', '.join(spec.schema['properties'])}")
+
+
+def validate_plan(args: dict[str, Any], *, known_trial: Callable[[str], bool], allow_idea: bool = True) -> list[str]:
+    """Everything wrong with a submit_plan call (empty: valid)."""
+    errors: list[str] = []
+    _unknown(args, SUBMIT_PLAN, errors)
+    action = args.get("action")
+    if action not in ACTIONS:
+        errors.append(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    _text(args, "hypothesis", errors, required=True)
+    experiment = action == "experiment"
+    worker = args.get("worker")
+    if experiment and worker not in ("code", "idea"):
+        errors.append(f"worker must be code or idea for an experiment, got {worker!r}")
+    if experiment and worker == "idea" and not allow_idea:
+        errors.append("the idea worker already ran this cycle: choose worker code, or action wait or report")
+    _text(args, "task", errors, required=experiment)
+    _text(args, "success_criteria", errors, required=experiment and worker == "code")
+    params = args.get("params")
+    if params is not None and (not isinstance(params, dict) or not all(
+            isinstance(v, (str, int, float, bool)) for v in params.values())):
+        errors.append("params must be an object of strings, numbers or booleans")
+    parent = _text(args, "parent", errors, required=False)
+    if parent and not known_trial(parent):
+        errors.append(f"parent {parent!r} is not a trial in the ledger (leave it empty for none)")
+    return errors
+
+
+def validate_reflection(args: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    _unknown(args, SUBMIT_REFLECTION, errors)
+    _text(args, "decision", errors, required=True)
+    if args.get("next_action") not in NEXT_ACTIONS:
+        errors.append(f"next_action must be one of {', '.join(NEXT_ACTIONS)}, got {args.get('next_action')!r}")
+    _text(args, "milestone", errors, required=False)
+    return errors
+
+
+# the leader's input ----------------------------------------------------------------------------
+
+def leader_input(ctx: ThinkContext) -> str:
+    """Brief, memory, directive, pivot and a compact lineage: bounded whatever the run's length."""
+    memory = ctx.memory.replace("# Memory Log\n", "").strip()
+    parts = [f"## Brief\n{ctx.brief.strip() or '(no brief)'}", f"## Memory\n{memory}"]
+    if ctx.directive:
+        parts.append(f"## Human directive (follow it)\n{ctx.directive.strip()}")
+    if ctx.pivot:
+        parts.append(f"## Pivot requested\n{ctx.pivot}: change direction, not a small variation of the best")
+    parts.append(f"## Trials\n{ctx.lineage}")
+    running = ", ".join(f"{t.id} ({t.hypothesis[:60]})" for t in ctx.running) or "none"
+    better = "higher" if ctx.goal == "max" else "lower"
+    parts.append(f"## Now\ncycle {ctx.cycle}; metric {ctx.metric} ({better} is better); running: {running}; "
+                 f"free slots: {ctx.free_slots}")
+    return "\n\n".join(parts)
+
+
+def reflect_input(trial: Trial, ctx: ThinkContext, metric: str, no_progress: int, threshold: int) -> str:
+    value = "-" if trial.metric is None else f"{trial.metric:.6g}"
+    params = " ".join(f"{k}={v}" for k, v in trial.params.items()) or "-"
+    dry = trial.dry_run
+    lines = [f"## Trial {trial.id}", f"hypothesis: {trial.hypothesis}", f"success criteria: {trial.success_criteria}",
+             f"command: {trial.command or '-'}", f"params: {params}",
+             f"status: {trial.status}{f' ({trial.label})' if trial.label else ''}",
+             f"{metric}: {value}" + (f"; other metrics: {_metrics(trial)}" if len(trial.metrics) > 1 else ""),
+             f"duration: {trial.duration if trial.duration is not None else '-'}s"]
+    if dry:
+        lines.append(f"dry-run: {'ok' if dry.get('ok') else 'failed'} (exit {dry.get('exit_code')})")
+    if threshold and no_progress >= threshold:
+        lines.append(f"no improvement in the last {no_progress} trials")
+    memory = ctx.memory.replace("# Memory Log\n", "").strip()
+    return "\n".join(lines) + f"\n\n## Trials\n{ctx.lineage}\n\n## Memory\n{memory}"
+
+
+def _metrics(trial: Trial) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in list(trial.metrics.items())[:8])
+
+
+# the planner -----------------------------------------------------------------------------------
+
+class LLMPlanner:
+    """THINK, EXECUTE and REFLECT through one provider; replaces the offline planner, nothing else."""
+
+    def __init__(self, controller: Any, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy) -> None:
+        self.controller = controller
+        self.config = controller.config
+        self.agent = Agent(controller, provider, pricing)
+        self.policy = policy
+        self.name = f"{provider.name}:{provider.model}"
+        self._idea_calls: list[dict] = []
+
+    # THINK -------------------------------------------------------------------------------------
+
+    async def think(self, ctx: ThinkContext) -> Plan | None:
+        self._idea_calls = []
+        conv = self.agent.provider.conversation(prompt("leader_think.md"), [SUBMIT_PLAN])
+        conv.add_user(leader_input(ctx))
+        known = lambda tid: self.controller.ledger.get(tid) is not None  # noqa: E731
+        data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
+                                             "THINK")
+        if data["action"] == "experiment" and data.get("worker") == "idea":
+            notes = await self._consult_ideas(data)
+            conv.add_tool_results([ToolResult(c, f"Idea worker's notes:\n{notes}" if i == 0 else "ignored: one plan")
+                                   for i, c in enumerate(calls)],
+                                  "Now submit the plan for this cycle: worker code, or action wait or report.")
+            data, _ = await self._structured(
+                conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known, allow_idea=False), "THINK")
+        plan = Plan(hypothesis=data["hypothesis"].strip(), params=dict(data.get("params") or {}),
+                    task=(data.get("task") or "").strip(), success_criteria=(data.get("success_criteria") or "").strip(),
+                    worker="code", parent=(data.get("parent") or "").strip() or None, action=data["action"])
+        if plan.action == "report":
+            await self._write_report(None, plan.hypothesis)
+        return plan
+
+    async def _structured(self, conv: Conversation, spec: ToolSpec, validate: Callable[[dict], list[str]],
+                          phase: str) -> tuple[dict[str, Any], list[ToolCall]]:
+        """A schema-valid call of ``spec`` (and every call of that reply, the valid one first): one repair
+        request, then a planning failure."""
+        errors: list[str] = []
+        for attempt in (1, 2):
+            reply = await self.agent.ask(conv, max_tokens=2048)
+            call = next((c for c in reply.tool_calls if c.name == spec.name), None)
+            if call is None:
+                said = f" (it wrote: {reply.text[:120]!r})" if reply.text else ""
+                errors = [f"no {spec.name} call in the reply{said}"]
+            elif call.arguments is None:
+                errors = [call.error]
+            else:
+                errors = validate(call.arguments)
+                if not errors:
+                    return call.arguments, [call, *(c for c in reply.tool_calls if c is not call)]
+            why = "; ".join(errors)
+            if attempt == 2:
+                raise ResearcherError(f"{phase}: invalid answer after one repair request: {why}")
+            self.controller.notice(f"{phase}: invalid answer ({why}); asking once for a valid one", "warning")
+            repair = f"Your answer was invalid: {why}. Call {spec.name} again with valid arguments."
+            if reply.tool_calls:
+                conv.add_tool_results([ToolResult(c, f"invalid: {why}", True) for c in reply.tool_calls], repair)
+            else:
+                conv.add_user(repair)
+        raise AssertionError("unreachable")
+
+    async def _consult_ideas(self, data: dict[str, Any]) -> str:
+        toolbox = Toolbox(self.controller, self._backend(), self.policy, WORKERS["idea"].tools)
+        task = f"{data['task']}\n\nWhy the leader asks: {data['hypothesis']}"
+        outcome = await run_worker(self.agent, WORKERS["idea"], task, toolbox)
+        self._idea_calls = outcome.calls
+        notes = (outcome.text or "(the idea worker returned no notes)")[:1500]
+        self._remember(f"ideas: {notes.splitlines()[0][:200]}")
+        return notes + ("\n(the idea worker reached its turn cap)" if outcome.capped else "")
+
+    # EXECUTE -----------------------------------------------------------------------------------
+
+    async def execute(self, plan: Plan, runner: Any) -> None:
+        trial = runner.trial
+        if self._idea_calls:
+            trial.tool_calls.extend(self._idea_calls)
+            self._idea_calls = []
+        toolbox = Toolbox(self.controller, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
+        try:
+            outcome = await run_worker(self.agent, WORKERS["code"], self._code_task(plan, trial), toolbox,
+                                       trial=trial, system_extra=self._dry_run_hint())
+        finally:
+            self.agent.report(f"{trial.id} THINK and EXECUTE used")
+        if outcome.launched is None:
+            self._no_launch(trial, outcome)
+
+    def _code_task(self, plan: Plan, trial: Trial) -> str:
+        metric = self.config.metric
+        best = self.controller.ledger.best(metric.goal)
+        params = " ".join(f"{k}={v}" for k, v in plan.params.items())
+        lines = [f"Trial {trial.id}. Task: {plan.task}", f"Hypothesis: {plan.hypothesis}",
+                 f"Success: {plan.success_criteria}"]
+        if params:
+            lines.append(f"Params: {params}")
+        lines.append(f"Metric: {metric.name} ({'higher' if metric.goal == 'max' else 'lower'} is better), read by "
+                     f"the controller from the training log (runs/{trial.id}/train.log). Best so far: "
+                     + (f"{best.id} {metric.name}={best.metric:.6g} ({best.command})" if best else "none"))
+        return "\n".join(lines)
+
+    def _dry_run_hint(self) -> str:
+        template = self.config.experiment.dry_run_command
+        form = f"`{template}` (filled with the trial's params)" if template else "the command with --dry-run appended"
+        return f"The dry-run of a command is {form}."
+
+    def _no_launch(self, trial: Trial, outcome: Outcome) -> None:
+        steps = self.config.agent.max_steps_per_cycle
+        if outcome.capped:
+            why = f"code worker reached the turn cap (agent.max_steps_per_cycle={steps}) without a launch"
+        else:
+            why = f"code worker ended without a launch: {outcome.text[:200] or 'no reason given'}"
+        self.controller.notice(f"{trial.id}: {why}", "warning")
+        if trial.status not in TrialStatus.FINISHED and not trial.label:   # a failed dry-run's label says more
+            trial.label = why
+            self.controller.ledger.record(trial, "tool")
+
+    # REFLECT -----------------------------------------------------------------------------------
+
+    async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
+        conv = self.agent.provider.conversation(prompt("leader_reflect.md"), [SUBMIT_REFLECTION])
+        no_progress = 0 if trial.status == TrialStatus.KEEP else self.controller.state.no_progress + 1
+        conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
+                                    self.config.agent.no_progress_fallback_threshold))
+        data, _ = await self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
+        reflection = Reflection(decision=" ".join(data["decision"].split())[:300], next_action=data["next_action"],
+                                milestone=" ".join((data.get("milestone") or "").split())[:300])
+        if reflection.next_action == "report":
+            try:
+                await self._write_report(trial, reflection.decision)
+            except ResearcherError as exc:
+                self.controller.notice(f"the report was not written: {exc}", "error")
+        self.agent.report(f"{trial.id} REFLECT used")
+        return reflection
+
+    async def close(self) -> None:
+        """Release the provider's connections (the CLI process ends anyway; tests run many loops)."""
+        await self.agent.provider.close()
+
+    # reports and memory ---------------------------------------------------------------------------
+
+    async def _write_report(self, trial: Trial | None, why: str) -> None:
+        toolbox = Toolbox(self.controller, self._backend(), self.policy, WORKERS["writing"].tools)
+        outcome = await run_worker(self.agent, WORKERS["writing"], self._report_task(why), toolbox, trial=trial)
+        self.controller.notice(f"writing worker: {(outcome.text or 'done')[:200]}")
+
+    def _report_task(self, why: str) -> str:
+        metric = self.config.metric
+        rows = [f"| {t.id} | {t.status} | {'-' if t.metric is None else f'{t.metric:.6g}'} | "
+                f"{' '.join(f'{k}={v}' for k, v in t.params.items()) or t.command[:60]} | {t.hypothesis[:80]} |"
+                for t in self.controller.ledger.all()[-60:]]
+        table = "\n".join(["| trial | status | " + metric.name + " | params | hypothesis |", "|---|---|---|---|---|",
+                           *rows])
+        return (f"Write report.md: the research report of this project ({why}).\n\n"
+                f"Metric: {metric.name} ({metric.goal}). Ledger (last {len(rows)} trials):\n{table}\n\n"
+                f"Memory:\n{self.controller.memory.render()}")
+
+    def _backend(self) -> Any:
+        """The host for tools outside a trial (ideas, reports): the first, where the workspace lives."""
+        return next(iter(self.controller.backends.values()))
+
+    def _remember(self, text: str) -> None:
+        self.controller.memory.add_decision(text)
+        self.controller.emit(MemoryChanged(text=self.controller.memory.save()))

@@ -1,0 +1,135 @@
+"""LLM providers behind one small interface: a conversation that sends, and replies with tool calls.
+
+Each provider keeps its native message format inside its ``Conversation``; the leader and the
+workers only see ``Reply`` and ``ToolCall``. SDK errors never escape: they become
+``ProviderError`` (a ``ResearcherError``), which the controller turns into a planning failure
+with a backoff and a notice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ...errors import ResearcherError
+from ..usage import TokenUsage
+
+
+class ProviderError(ResearcherError):
+    """The provider could not answer (outage, rate limit past the retries, refused key, bad request)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    """None when the model's arguments were not a JSON object; ``error`` says why."""
+    raw: str = ""
+    error: str = ""
+
+
+@dataclass(slots=True)
+class Reply:
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    stop: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    call: ToolCall
+    content: str
+    is_error: bool = False
+
+
+class Conversation(Protocol):
+    """One exchange with a model: a system prompt, a fixed toolset, and the messages so far."""
+
+    def add_user(self, text: str) -> None: ...
+
+    def add_tool_results(self, results: list[ToolResult], note: str = "") -> None: ...
+
+    async def send(self, *, max_tokens: int = 4096) -> Reply: ...
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    def conversation(self, system: str, tools: list[ToolSpec]) -> Conversation: ...
+
+    async def close(self) -> None: ...
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
+    """A tool call's arguments as a dict, or None and why: a malformed call is reported, never guessed."""
+    if isinstance(raw, dict):
+        return raw, ""
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw or "{}")
+        except json.JSONDecodeError as exc:
+            return None, f"arguments are not valid JSON ({exc.msg} at char {exc.pos})"
+        if isinstance(value, dict):
+            return value, ""
+        return None, f"arguments must be a JSON object, got {type(value).__name__}"
+    return None, f"arguments must be a JSON object, got {type(raw).__name__}"
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How to reach one provider; built once by ``make_planner`` from ``agent.*``."""
+
+    name: str
+    model: str
+    base_url: str | None
+    api_key: str | None
+    auth_token: str | None
+    credential_env: str
+    """The environment variable the credential came from, for messages that say what to fix."""
+    timeout: float
+    max_retries: int
+
+    @property
+    def deadline(self) -> float:
+        """The most one request may take with every SDK retry and a server's retry-after (capped)."""
+        return self.timeout * (self.max_retries + 1) + 8.0 * self.max_retries + 130.0
+
+
+def describe_error(settings: Settings, exc: BaseException) -> str:
+    """One line a person can act on, from either SDK's exception (both share one shape)."""
+    who = settings.name
+    retries = f" after {settings.max_retries} retries" if settings.max_retries else ""
+    status = getattr(exc, "status_code", None)
+    detail = one_line(getattr(exc, "message", "") or str(exc), 200)
+    kind = type(exc).__name__
+    if kind == "APITimeoutError":
+        return f"{who}: no answer within {settings.timeout:g}s{retries} (agent.request_timeout)"
+    if kind == "APIConnectionError":
+        return f"{who}: cannot reach {settings.base_url or 'the API'}{retries}: {detail}"
+    if status in (401, 403):
+        return f"{who}: the credential in {settings.credential_env} was refused ({status}): {detail}"
+    if status == 404:
+        return f"{who}: not found (404), check agent.model {settings.model!r} and agent.base_url: {detail}"
+    if status == 429:
+        return f"{who}: rate limited (429){retries}: {detail}"
+    if status is not None and status >= 500:
+        return f"{who}: server error {status}{retries}: {detail}"
+    if status is not None:
+        return f"{who}: request refused ({status}): {detail}"
+    return f"{who}: {kind}: {detail}"

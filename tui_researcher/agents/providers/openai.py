@@ -1,0 +1,103 @@
+"""OpenAI Chat Completions through the official SDK: native function tool calls.
+
+Works with any compatible endpoint through ``agent.base_url``. OpenAI caches long prompt
+prefixes by itself; the cached share of the prompt is reported and priced as cache reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+
+from ..usage import TokenUsage
+from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, describe_error, parse_arguments
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model = settings.model
+        self.client = openai.AsyncOpenAI(api_key=settings.api_key or settings.auth_token, base_url=settings.base_url,
+                                         timeout=settings.timeout, max_retries=settings.max_retries)
+
+    def conversation(self, system: str, tools: list[ToolSpec]) -> "OpenAIConversation":
+        return OpenAIConversation(self, system, tools)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class OpenAIConversation:
+    def __init__(self, provider: OpenAIProvider, system: str, tools: list[ToolSpec]) -> None:
+        self.provider = provider
+        self.tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                        "parameters": t.schema}} for t in tools]
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+
+    def add_user(self, text: str) -> None:
+        self.messages.append({"role": "user", "content": text})
+
+    def add_tool_results(self, results: list[ToolResult], note: str = "") -> None:
+        for r in results:
+            self.messages.append({"role": "tool", "tool_call_id": r.call.id,
+                                  "content": (("error: " if r.is_error else "") + (r.content or "(no output)"))})
+        if note:
+            self.add_user(note)
+
+    async def send(self, *, max_tokens: int = 4096) -> Reply:
+        settings = self.provider.settings
+        kwargs: dict[str, Any] = {"model": settings.model, "messages": self.messages,
+                                  "max_completion_tokens": max_tokens}
+        if self.tools:
+            kwargs["tools"] = self.tools
+        try:
+            completion = await asyncio.wait_for(self.provider.client.chat.completions.create(**kwargs),
+                                                settings.deadline)
+        except asyncio.TimeoutError:
+            raise ProviderError(f"openai: no answer within {settings.deadline:g}s, retries included") from None
+        except openai.OpenAIError as exc:
+            raise ProviderError(describe_error(settings, exc)) from exc
+        try:
+            return self._read(completion)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ProviderError(f"openai: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
+
+    def _read(self, completion: Any) -> Reply:
+        if not completion.choices:
+            raise ProviderError("openai: the reply had no choices")
+        choice = completion.choices[0]
+        message = choice.message
+        calls: list[ToolCall] = []
+        native_calls: list[dict[str, Any]] = []
+        for call in message.tool_calls or []:
+            function = getattr(call, "function", None)
+            if function is None:  # a custom (non-function) tool call: we define none, so it is malformed
+                calls.append(ToolCall(id=call.id, name=getattr(call, "type", "?"), arguments=None,
+                                      error="not a function call"))
+                continue
+            args, error = parse_arguments(function.arguments)
+            calls.append(ToolCall(id=call.id, name=function.name, arguments=args, raw=function.arguments[:2000],
+                                  error=error))
+            native_calls.append({"id": call.id, "type": "function",
+                                 "function": {"name": function.name, "arguments": function.arguments}})
+        assistant: dict[str, Any] = {"role": "assistant", "content": message.content or ""}
+        if native_calls:
+            assistant["tool_calls"] = native_calls
+        self.messages.append(assistant)
+        return Reply(text=(message.content or message.refusal or "").strip(), tool_calls=calls,
+                     usage=_usage(completion.usage), stop=choice.finish_reason or "")
+
+
+def _usage(u: Any) -> TokenUsage:
+    if u is None:
+        return TokenUsage()
+    details = u.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details else 0
+    written = (getattr(details, "cache_write_tokens", None) or 0) if details else 0
+    prompt = u.prompt_tokens or 0
+    return TokenUsage(input=max(0, prompt - cached - written), output=u.completion_tokens or 0,
+                      cache_read=cached, cache_write=written)
