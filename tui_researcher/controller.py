@@ -34,7 +34,7 @@ from .memory import Memory, load_brief
 from .metrics import MetricReader, failure_label
 from .placement import HostView, Placement, choose
 from .planner import OfflinePlanner, Plan, Planner, ThinkContext, dry_run_argv
-from .state import ProjectLock, State
+from .state import CYCLES_KEPT, ProjectLock, State
 
 EVENT_LOG_MAX_BYTES = 5 * 1024 * 1024
 KILL_GRACE_S = 10.0
@@ -804,7 +804,13 @@ class Controller:
         usage.cache_write_tokens += cache_write_tokens
         usage.usd += usd
         usage.usd_today += usd
-        usage.tokens_today += input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+        tokens = input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+        usage.tokens_today += tokens
+        cycle = usage.by_cycle.setdefault(str(self.state.cycle), {"tokens": 0, "usd": 0.0})
+        cycle["tokens"] += tokens
+        cycle["usd"] = round(cycle["usd"] + usd, 6)
+        while len(usage.by_cycle) > CYCLES_KEPT:
+            usage.by_cycle.pop(min(usage.by_cycle, key=int))
         self.emit(UsageChanged(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                                cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
                                usd=usage.usd, usd_today=usage.usd_today, tokens_today=usage.tokens_today))

@@ -30,6 +30,11 @@ class Usage:
     day: str = ""
     usd_today: float = 0.0
     tokens_today: int = 0
+    by_cycle: dict[str, dict] = field(default_factory=dict)
+    """The last ``CYCLES_KEPT`` cycles' tokens and dollars, keyed by cycle number."""
+
+
+CYCLES_KEPT = 50
 
 
 @dataclass
