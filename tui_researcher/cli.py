@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("project", nargs="?", default=".")
     doctor.add_argument("--config", type=Path, metavar="FILE")
     doctor.add_argument("--accept-new-host-key", metavar="HOST", help="trust HOST's key (unknown keys only)")
+    doctor.add_argument("--submit-test", action="store_true",
+                        help="slurm mode: also send a tiny test job through the queue")
 
     attach = sub.add_parser("attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)")
     attach.add_argument("project", nargs="?", default=".")
@@ -91,7 +93,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
-        return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key)
+        return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key, submit_test=args.submit_test)
     if args.command == "attach":
         return cmd_attach(Path(args.project), args.config)
     return cmd_run(args)
@@ -265,8 +267,11 @@ def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:
     return 0
 
 
-def cmd_doctor(project: Path, config_path: Path | None, accept: str | None) -> int:
+def cmd_doctor(project: Path, config_path: Path | None, accept: str | None, *, submit_test: bool = False) -> int:
     config = _load(project, config_path)
+    if config.execution.mode == "slurm":
+        from .backends.slurm_doctor import slurm_doctor
+        return asyncio.run(slurm_doctor(config, print, submit_test=submit_test, project_dir=project))
     try:
         from .doctor import doctor_hosts
     except ImportError:

@@ -250,7 +250,8 @@ class Controller:
                 continue
             self.emit(TrialLaunched(trial_id=tid, host=trial.host, pid=trial.pid, log_path=trial.log_path,
                                     command=trial.command, gpus=tuple(trial.gpus), reattached=True))
-            self.notice(f"re-attached {tid} on {trial.host} (pid {trial.pid}); it was not launched again")
+            handle = f"job {trial.job_id}" if trial.job_id else f"pid {trial.pid}"
+            self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
         self.state.save(self.paths.state)
 
     def _cycles_left(self) -> bool:
@@ -536,6 +537,9 @@ class Controller:
 
     async def _place(self, trial: Trial) -> Placement | None:
         """Wait for a free place, from fresh samples; never launch on a busy GPU."""
+        scheduler = next((b for b in self.backends.values() if getattr(b, "schedules_gpus", False)), None)
+        if scheduler is not None:
+            return Placement(scheduler.name)   # Slurm picks node and GPUs; max_parallel caps what is submitted
         announced = False
         while True:
             probes = await self._probe_hosts(gpu=self.config.gpu.gpus_per_trial > 0, with_trials=False)
@@ -608,6 +612,9 @@ class Controller:
                 if tp.offset != place.get("log_offset", 0):
                     place["log_offset"] = tp.offset
                     place["last_growth"] = now
+                    changed = True
+                if tp.job_id and not place.get("job_id"):   # a job id the backend had to recover
+                    place["job_id"] = tp.job_id
                     changed = True
                 if tp.pid and not place.get("pid"):
                     place.update(pid=tp.pid, start_time=tp.start_time)

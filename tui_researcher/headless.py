@@ -56,7 +56,8 @@ def format_event(event: Event, *, verbose: bool = False) -> list[str]:
         gpus = f" gpus={','.join(map(str, event.gpus))}" if event.gpus else ""
         job = f" job={event.job_id}" if event.job_id else ""
         verb = "REATTACH" if event.reattached else "LAUNCH"
-        return [line(verb, f"trial={event.trial_id} host={event.host} pid={event.pid}{job}{gpus} "
+        handle = job.strip() if event.job_id else f"pid={event.pid}"
+        return [line(verb, f"trial={event.trial_id} host={event.host} {handle}{gpus} "
                                f"log={event.log_path}")]
     if isinstance(event, MonitorSample):
         out = []

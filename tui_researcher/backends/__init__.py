@@ -20,4 +20,7 @@ def make_backends(config: Config, project_dir: Path) -> list[Backend]:
     if mode == "ssh":
         from .ssh import SSHBackend
         return [SSHBackend(host, project_name=name) for host in config.execution.hosts]
+    if mode == "slurm":
+        from .slurm import slurm_backend
+        return [slurm_backend(config, project_dir)]
     raise ConfigError(f"{config.path}: execution.mode: {mode!r} is not available yet")

@@ -85,6 +85,7 @@ class TrialProbe:
     started: float | None = None
     """When the job really began running (Slurm); None: at launch."""
     node: str = ""
+    job_id: str = ""
 
     @property
     def pending(self) -> bool:

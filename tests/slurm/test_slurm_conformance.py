@@ -1,0 +1,20 @@
+"""The backend conformance suite, run against the Slurm backend where its operations apply.
+
+Files, paths, protection, dry-runs and the incremental log go through the same helper as the
+local and SSH backends, so those tests run here unchanged. The ones that address a trial by
+its PID (survives close by PID, PID start time, kill by PID) and the nvidia-smi readings do not
+apply to batch jobs; their Slurm counterparts are in ``test_slurm_backend.py`` (re-attach by
+job id, kill by ``scancel``) and Slurm does the GPU scheduling.
+"""
+
+from __future__ import annotations
+
+from tests.backends.test_conformance import (  # noqa: F401  (collected here with the Slurm fixture)
+    test_a_run_directory_is_never_launched_twice,
+    test_paths_escaping_the_workspace_are_refused,
+    test_probe_returns_each_log_line_once_and_holds_back_a_partial_line,
+    test_protected_paths_are_refused_after_configure_and_after_reconnect,
+    test_run_past_its_timeout_kills_the_whole_process_group,
+    test_run_returns_exit_code_and_both_streams,
+    test_written_file_reads_back_and_is_listed,
+)
