@@ -123,7 +123,7 @@ class OfflinePlanner:
             hypothesis=why,
             params=params,
             argv=render_argv(self.config.search.command, params),
-            task=f"run {self.config.search.command} with " + " ".join(f"{k}={v}" for k, v in params.items()),
+            task="train with " + " ".join(f"{k}={v}" for k, v in params.items()),
             success_criteria=(f"{metric.name} {'above' if metric.goal == 'max' else 'below'} "
                               f"{best.metric:.6g} ({best.id})" if best else f"a finite {metric.name}"),
             parent=parent,

@@ -1,0 +1,111 @@
+"""Helpers shared by the app's tests (``from tests.ui.helpers import ...``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from tui_researcher.config import load_config
+from tui_researcher.events import Quit
+
+DATA = Path(__file__).resolve().parent / "data"
+RECORDING = DATA / "recording"
+FROZEN_NOW = 1767225600.0
+"""The recording's "now" (see data/make_recording.py): elapsed times and spinners stand still."""
+
+
+async def settle(pilot) -> None:
+    """Wait until a replay has been shown in full: the bridge ended and Markdown is rendered."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.source_ended, what="the replay to end")
+    from tui_researcher.ui.widgets.memory_log import MemoryPane
+    from tui_researcher.ui.widgets.plan import PlanPane
+
+    for pane in (app._main.query_one(PlanPane), app._main.query_one(MemoryPane)):
+        await pane.rendered()
+    await pilot.pause()
+
+
+async def wait_until(pilot, predicate: Callable[[], object], *, timeout: float = 20.0, what: str = "condition"):
+    """The app keeps running while we wait: pilot.pause, never a blocking sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+JOB = textwrap.dedent('''
+    """A trial that prints a line every 0.1 s until it is stopped (or --seconds pass)."""
+    import argparse, sys, time
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--dry-run", action="store_true")
+    a = ap.parse_args()
+    if a.dry_run:
+        print("dry-run ok"); sys.exit(0)
+    end, i = time.time() + a.seconds, 0
+    while time.time() < end:
+        i += 1
+        print(f"step={i} loss={1.0 / i:.4f}", flush=True)
+        time.sleep(0.1)
+    print("val_acc=0.5", flush=True)
+''')
+
+
+@dataclass
+class Live:
+    app: object
+    pilot: object
+    controller: object
+
+    @property
+    def trial_id(self) -> str:
+        return next(iter(self.controller.state.running))
+
+    @property
+    def pid(self) -> int:
+        return self.controller.state.running[self.trial_id]["pid"]
+
+
+@contextlib.asynccontextmanager
+async def live_app(project: Path, settings_path: Path, *, size=(140, 40)) -> AsyncIterator[Live]:
+    """The app running the real controller (one cycle) in its loop, once the trial is running."""
+    from tui_researcher.controller import Controller
+    from tui_researcher.ui.app import ResearcherApp
+    from tui_researcher.ui.source import LiveSource
+
+    controller = Controller(project, load_config(project / "config.yaml"), max_cycles=1)
+    app = ResearcherApp(LiveSource(controller), settings_path=settings_path, animate=False)
+    pids: list[int] = []
+    try:
+        async with app.run_test(size=size) as pilot:
+            launched = lambda: app.running and all(p.get("pid") for p in controller.state.running.values())  # noqa: E731
+            await wait_until(pilot, launched, what="the trial to launch and the app to show it")
+            pids.extend(p["pid"] for p in controller.state.running.values())
+            yield Live(app, pilot, controller)
+            if not app.loop_ended:   # let the loop close its host helper before the event loop goes
+                controller.send(Quit(leave_training_running=True))
+                await wait_until(pilot, lambda: app.loop_ended, what="the loop to stop")
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False

@@ -1,0 +1,133 @@
+"""The app attached to a loop that runs elsewhere: fed by its files, steering it through files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.ui.helpers import pid_alive, settle, wait_until
+
+from tui_researcher.config import load_config
+from tui_researcher.events import MonitorSample, Notice
+from tui_researcher.state import State
+from tui_researcher.ui.ansi import plain
+from tui_researcher.ui.app import ResearcherApp
+from tui_researcher.ui.source import FileSource, _EventLogReader
+from tui_researcher.ui.widgets.gpu_meters import GpuMeters
+from tui_researcher.ui.widgets.memory_log import MemoryPane
+from tui_researcher.ui.widgets.plan import PlanPane
+from tui_researcher.ui.widgets.status_bar import StatusBar
+from tui_researcher.ui.widgets.tool_calls import ToolCallsTable
+from tui_researcher.ui.widgets.training_log import TrainingLog
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def commands(project: Path) -> list[dict]:
+    path = project / "workspace" / "commands.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_replayed_recording_fills_every_pane(replay_app):
+    app = replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        main = app._main
+        status = main.query_one(StatusBar).render().plain
+        assert "cifar-sweep" in status and "cycle 4" in status and "t0004 1:23" in status
+        assert "best val_acc 0.931 (t0003)" in status and "48.2k tok · $0.37 today" in status
+        assert "A cosine schedule" in main.query_one(PlanPane).query_one("Markdown").source
+        gpus = main.query_one(GpuMeters).render().plain
+        assert gpus.count("A100-SXM4-80GB") == 2 and "gpu-b  host unreachable" in gpus and "96%" in gpus
+        tools = main.query_one(ToolCallsTable)
+        assert tools.row_count == 4 and tools.records["c2"].ok is False
+        log = [plain(line) for line in main.query_one(TrainingLog).lines]
+        assert "val_acc=0.803 loss=0.622 lr=0.0600" in log
+        assert "Key Results" in main.query_one(MemoryPane).query_one("Markdown").source
+
+
+async def test_enter_on_a_tool_call_shows_its_full_arguments_and_result(replay_app):
+    app = replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        tools = app._main.query_one(ToolCallsTable)
+        tools.focus()
+        tools.move_cursor(row=2)
+        await pilot.press("enter")
+        body = app.screen.query_one("#detail-text").text
+        assert "edit_file" in body and "CosineAnnealingLR(opt, T_max=epochs)" in body and "1 replacement" in body
+        await pilot.press("escape")
+        assert app.screen is app._main
+
+
+async def test_attached_keys_write_commands_and_the_directive_file(replay_app, recording):
+    app = replay_app(follow=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: app.running, what="the running trial")
+        await pilot.press("p")
+        await pilot.press("v", *"try mixup", "enter")
+        await pilot.press("k", "enter")
+        await pilot.press("d", *"keep the seed", "ctrl+s")
+        directive = recording / "workspace" / "HUMAN_DIRECTIVE.md"
+        await wait_until(pilot, lambda: len(commands(recording)) == 3 and directive.exists(), what="the commands")
+    assert commands(recording) == [{"type": "pause"}, {"type": "pivot", "reason": "try mixup"},
+                                   {"type": "stop_trial", "trial_id": "t0004"}]
+    assert directive.read_text() == "keep the seed\n"
+
+
+async def test_attached_app_follows_events_appended_after_it_opened(replay_app, recording):
+    app = replay_app(follow=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        log = app._main.query_one(TrainingLog)
+        await wait_until(pilot, lambda: log.line_count > 5, what="the replay")
+        with open(recording / "workspace" / "events.jsonl", "a") as f:
+            f.write(json.dumps(MonitorSample(host="gpu-a", lines=(("t0004", "epoch 4 arrived later"),)).to_dict()))
+            f.write("\n")
+            f.write(json.dumps(Notice(level="info", text="half a line")
+                               .to_dict())[:20])   # a torn write: held back until its newline arrives
+        await wait_until(pilot, lambda: plain(log.lines[-1]) == "epoch 4 arrived later", what="the new line")
+
+
+def test_event_log_reader_follows_rotation_without_losing_lines(tmp_path):
+    path = tmp_path / "events.jsonl"
+    notice = lambda text: json.dumps(Notice(level="info", text=text).to_dict()) + "\n"  # noqa: E731
+    path.write_text(notice("a") + notice("b"))
+    reader = _EventLogReader(path)
+    assert [e.text for e in reader.read_tail(1 << 20)] == ["a", "b"]
+    with open(path, "a") as f:
+        f.write(notice("c"))
+    os.replace(path, path.with_suffix(".jsonl.1"))
+    path.write_text(notice("d"))
+    assert [e.text for e in reader.read_new()] == ["c", "d"]
+
+
+async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_config):
+    """A real `run --no-ui` in another process; the attached app pauses it, then detaches."""
+    controller = subprocess.Popen([sys.executable, "-m", "tui_researcher.cli", "run", str(slow_project), "--no-ui"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=REPO,
+                                  start_new_session=True)
+    state_path = slow_project / "workspace" / "state.json"
+    trial_pid = None
+    try:
+        app = ResearcherApp(FileSource(slow_project, load_config(slow_project / "config.yaml"), poll_s=0.05),
+                            settings_path=xdg_config / "settings.toml", animate=False)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_until(pilot, lambda: app.running and app.loop_alive, what="the trial, seen through files")
+            trial_pid = State.load(state_path).running[app.running[0]]["pid"]
+            await pilot.press("p")
+            await wait_until(pilot, lambda: State.load(state_path).paused, what="the loop to pause")
+            await wait_until(pilot, lambda: app._main.query_one(StatusBar).paused, what="PAUSED on screen")
+            await pilot.press("q")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.return_code is not None, what="the app to detach")
+        assert controller.poll() is None, "detaching must not stop the loop"
+        assert pid_alive(trial_pid)
+    finally:
+        os.killpg(controller.pid, signal.SIGTERM)
+        controller.wait(timeout=30)
+        if trial_pid:
+            os.killpg(trial_pid, signal.SIGKILL)

@@ -1,0 +1,34 @@
+"""Every key, what it does, and where else to find it (the command palette)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help.close")]
+
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+        super().__init__(classes="modal")
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Label("Keys", classes="dialog-title")
+            yield DataTable(id="help-keys", cursor_type="none", show_header=False)
+            yield Label("Every action is also in the command palette (ctrl+p). "
+                        "Rebind keys in settings.toml under [keymap]. escape closes.", classes="dialog-help",
+                        markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("key", "action", "what it does")
+        for key, description, tooltip in self.keys:
+            table.add_row(key, description, tooltip)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,97 @@
+"""Per host and GPU: utilisation and memory bars with numbers, temperature, power, a sparkline.
+
+Only the newest reading of each host is kept and drawn (nvitop); the bridge keeps the short
+history of utilisation per GPU that the sparkline draws. A missing value is ``None`` until here, where it
+becomes "N/A".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from ...events import MonitorSample
+
+BAR = 8
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def bar(fraction: float | None, width: int = BAR) -> tuple[str, str]:
+    """(filled, empty) parts of a bar; an unknown value draws as all empty."""
+    if fraction is None:
+        return "", "·" * width
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled, "░" * (width - filled)
+
+
+def sparkline(values: list[float]) -> str:
+    return "".join(SPARKS[min(len(SPARKS) - 1, int(max(0.0, min(100.0, v)) / 100 * len(SPARKS)))] for v in values)
+
+
+def short_name(name: str) -> str:
+    """"NVIDIA A100-SXM4-80GB" -> "A100-SXM4-80GB": the vendor is the same on every line."""
+    for vendor in ("NVIDIA ", "Tesla "):
+        name = name.removeprefix(vendor)
+    return name[:14]
+
+
+def _num(value: float | None, fmt: str, unit: str = "") -> str:
+    return "N/A" if value is None else f"{value:{fmt}}{unit}"
+
+
+class GpuMeters(Widget):
+    """Every host the loop uses, newest reading first-come order."""
+
+    def __init__(self, hosts: tuple[str, ...] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.samples: dict[str, "MonitorSample | None"] = {h: None for h in hosts}
+        self.history: dict[tuple[str, int], tuple[float, ...]] = {}
+
+    def add_sample(self, sample: "MonitorSample", utilisation: dict[int, tuple[float, ...]]) -> None:
+        self.samples[sample.host] = sample
+        for index, history in utilisation.items():
+            self.history[(sample.host, index)] = history
+        self.refresh(layout=True)
+
+    def render(self) -> Content:
+        lines: list[Content] = []
+        for host, sample in self.samples.items():
+            lines.extend(self._host_lines(host, sample))
+        return Content("\n").join(lines) if lines else Content.styled("waiting for the first reading…", "$text-muted")
+
+    def _host_lines(self, host: str, sample: "MonitorSample | None") -> list[Content]:
+        name = (host, "bold")
+        if sample is None:
+            return [Content.assemble(name, ("  waiting for the first reading…", "$text-muted"))]
+        if not sample.reachable:
+            why = f": {sample.gpu_error}" if sample.gpu_error else ""
+            return [Content.assemble(name, ("  host unreachable", "bold $error"), (why, "$text-muted"))]
+        if not sample.gpus:
+            why = sample.gpu_error.removeprefix("no GPU").strip(" :()")
+            why = f" ({why})" if why else ""
+            return [Content.assemble(name, ("  no GPU", "bold $text-muted"), (why, "$text-muted"))]
+        lines = [Content.assemble(name, (f"  {len(sample.gpus)} GPU{'s' if len(sample.gpus) != 1 else ''}",
+                                         "$text-muted"))]
+        lines.extend(self._gpu_line(host, gpu) for gpu in sample.gpus)
+        return lines
+
+    def _gpu_line(self, host: str, gpu: dict) -> Content:
+        util = gpu.get("utilization")
+        used, total = gpu.get("memory_used_mb"), gpu.get("memory_total_mb")
+        temp, power = gpu.get("temperature_c"), gpu.get("power_w")
+        u_full, u_empty = bar(None if util is None else util / 100)
+        m_full, m_empty = bar(None if used is None or not total else used / total)
+        temp_style = ("$gpu-cool" if temp is None or temp < 70 else "$gpu-warm" if temp < 85 else "$gpu-hot")
+        memory = ("N/A" if used is None or total is None else f"{used / 1024:4.1f}/{total / 1024:.0f} GB")
+        history = list(self.history.get((host, gpu["index"]), ()))
+        return Content.assemble(
+            (f" {gpu['index']:>2} ", "bold"), (f"{short_name(gpu.get('name') or ''):<14} ", "$text-muted"),
+            ("util ", "$text-muted"), (u_full, "$primary"), (u_empty, "$text-muted"),
+            (f" {_num(util, '3.0f', '%'):>4}  ", ""),
+            ("mem ", "$text-muted"), (m_full, "$accent"), (m_empty, "$text-muted"), (f" {memory:>12}  ", ""),
+            (f"{_num(temp, '.0f', '°C'):>5} ", temp_style), (f"{_num(power, '.0f', 'W'):>5}  ", ""),
+            (sparkline(history), "$primary"),
+        )

@@ -1,0 +1,29 @@
+"""MEMORY_LOG.md as it is now: the leader's capped memory, key results and recent decisions."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown
+
+
+class MemoryPane(VerticalScroll):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._updating: AwaitComplete | None = None
+        self._text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Markdown("_No memory yet._")
+
+    def show(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            body = text.removeprefix("# Memory Log").lstrip("\n")   # the pane's title says it already
+            self._updating = self.query_one(Markdown).update(body or "_No memory yet._")
+
+    async def rendered(self) -> None:
+        """Wait until the newest text is on screen (Markdown parses off the UI thread)."""
+        if self._updating is not None:
+            await self._updating
