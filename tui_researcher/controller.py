@@ -104,6 +104,7 @@ class Controller:
         self._done = asyncio.Event()
         self._started = False
         self._backoff_until = 0.0
+        self._hold = False   # planning waits for an event (a trial ends, a command): never a timer while trials run
         self._reported = False
 
     # faces ----------------------------------------------------------------------
@@ -288,6 +289,7 @@ class Controller:
             if self._planning_task is not None and not self._planning_task.done():
                 self._planning_task.cancel()
         self.state.save(self.paths.state)
+        self._hold = False
         self._wake.set()
 
     async def _finish_quit(self) -> None:
@@ -318,6 +320,7 @@ class Controller:
             names = {Path(p).name for _, p in changes}
             if self.paths.directive.name in names and self.paths.directive.exists():
                 self.notice("directive received: it will be used at the next THINK")
+                self._hold = False
                 self._wake.set()
             if self.paths.commands.name in names:
                 offset = self._read_commands(offset)
@@ -351,7 +354,7 @@ class Controller:
                 self.set_phase(Phase.PAUSED)
             elif time.time() < self._backoff_until:
                 self.set_phase(Phase.BACKOFF)
-            elif free > 0 and self._cycles_left():
+            elif free > 0 and self._cycles_left() and not self._hold:
                 await self._cycle()
                 continue
             elif not self.state.running and self._finished.empty():
@@ -402,7 +405,7 @@ class Controller:
         if plan is None or plan.action == "wait":
             self.state.cycle -= 1
             self.notice("planner has nothing to launch now: waiting")
-            self._backoff_until = time.time() + self.config.monitor.poll_interval
+            self._retry_later(self.config.monitor.poll_interval)
             return
         if plan.action == "report":
             self.state.cycle -= 1
@@ -439,9 +442,16 @@ class Controller:
         self.notice(why, "error")
         self.memory.add_decision(f"cycle {self.state.cycle}: planning failure: {why[:200]}")
         self._save_memory()
-        delay = min(600.0, max(self.config.monitor.poll_interval, 5.0) * 2)
-        self._backoff_until = time.time() + delay
+        self._retry_later(min(600.0, max(self.config.monitor.poll_interval, 5.0) * 2))
         self.state.save(self.paths.state)
+
+    def _retry_later(self, delay: float) -> None:
+        """With trials running, plan again when one ends or a command comes (zero LLM on a timer);
+        with none running, after ``delay``."""
+        if self.state.running:
+            self._hold = True
+        else:
+            self._backoff_until = time.time() + delay
 
     def _new_trial(self, plan: Plan, cycle: int) -> Trial:
         tid = f"t{self.state.next_trial:04d}"
@@ -710,6 +720,7 @@ class Controller:
         if place.get("started"):
             trial.started = place["started"]
         trial.job_id = trial.job_id or place.get("job_id", "")
+        trial.node = trial.node or place.get("node", "")
         trial.duration = round(trial.ended - trial.started, 3) if trial.started else None
         kill = place.get("kill")
         log_text = ""
@@ -753,6 +764,7 @@ class Controller:
                                 exit_code=trial.exit_code, duration_s=trial.duration,
                                 best=best.metric if best else None))
         self._finished.put_nowait(tid)
+        self._hold = False
         self._wake.set()
 
     async def _drain_reflections(self) -> None:

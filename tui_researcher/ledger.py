@@ -33,6 +33,8 @@ class Trial:
     host: str = ""
     gpus: list[int] = field(default_factory=list)
     job_id: str = ""
+    node: str = ""
+    """The node a scheduler ran the job on."""
     pid: int | None = None
     start_time: str = ""
     """The process start time as the host's kernel reports it: a reused PID never matches."""

@@ -301,3 +301,42 @@ async def test_metric_is_read_from_the_runs_own_results_file(tmp_path: Path):
     _, events, _ = await run_controller(project, max_cycles=1)
     [finished] = [e for e in events if isinstance(e, TrialFinished)]
     assert finished.status == "keep" and finished.metric == 0.83
+
+
+async def test_planner_that_waits_is_asked_again_only_when_a_trial_ends(tmp_path: Path):
+    """Zero LLM on a timer: a `wait` answer while a trial runs holds planning until the trial ends."""
+    import time as _time
+
+    from tui_researcher.planner import Plan
+
+    project = make_project(tmp_path, modes=["sleep"], seconds=1.5, extra={"experiment": {"max_parallel": 2}})
+    config = load_config(project / "config.yaml")
+    controller = Controller(project, config)
+    inner = controller.planner
+    thinks: list[float] = []
+
+    class Waiting:
+        name = "waiting"
+
+        async def think(self, ctx):
+            thinks.append(_time.time())
+            if len(thinks) == 1:
+                return await inner.think(ctx)
+            return Plan(hypothesis="nothing worth running beside it", action="wait" if len(thinks) == 2 else "report")
+
+        async def execute(self, plan, runner):
+            await inner.execute(plan, runner)
+
+        async def reflect(self, trial, ctx):
+            return await inner.reflect(trial, ctx)
+
+    controller.planner = Waiting()
+    queue = controller.subscribe()
+    task = asyncio.create_task(controller.run())
+    finished_at = None
+    while (event := await queue.get()) is not None:
+        if isinstance(event, TrialFinished):
+            finished_at = event.ts
+    await asyncio.wait_for(task, 30)
+    assert len(thinks) == 3, thinks                       # not one THINK per poll while the trial ran
+    assert thinks[2] >= finished_at
