@@ -109,3 +109,52 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+# three trials at once: two on GPUs of two hosts, one Slurm job waiting ------------------
+
+PARALLEL_HYPOTHESES = {
+    "t0005": "A cosine schedule with 5 warm-up epochs lets the higher peak lr of 0.1 converge.",
+    "t0006": "Mixup with alpha 0.2 regularises better than label smoothing at this depth.",
+    "t0007": "Twice the width (resnet18 x2) gains more than twice the epochs.",
+}
+
+
+def parallel_events(now: float) -> list:
+    """Plans, launches and one reading per host: t0005 on gpu-a GPUs 0,1 for 1:01:40, t0006 on gpu-b GPU 3
+    for 0:10:00, t0007 a Slurm job pending for Resources; a few log lines of each running trial."""
+    from tui_researcher.events import MonitorSample, PlanProposed, TrialLaunched
+
+    events: list = []
+    for k, (tid, hypothesis) in enumerate(PARALLEL_HYPOTHESES.items()):
+        events.append(PlanProposed(trial_id=tid, cycle=5 + k, hypothesis=hypothesis, ts=now - 4000 + k))
+    events += [
+        TrialLaunched(trial_id="t0005", host="gpu-a", pid=501, log_path="runs/t0005/train.log", gpus=(0, 1),
+                      ts=now - 3700),
+        TrialLaunched(trial_id="t0006", host="gpu-b", pid=602, log_path="runs/t0006/train.log", gpus=(3,),
+                      ts=now - 600),
+        TrialLaunched(trial_id="t0007", host="slurm", pid=None, log_path="runs/t0007/train.log", job_id="1234",
+                      ts=now - 90),
+        MonitorSample(host="gpu-a", trials=({"trial_id": "t0005", "alive": True, "elapsed_s": 3690.0,
+                                             "log_bytes": 100, "state": "RUNNING", "reason": "", "job_id": "",
+                                             "node": ""},),
+                      lines=tuple(("t0005", f"t0005 epoch {i}") for i in range(1, 4)), ts=now - 10),
+        MonitorSample(host="gpu-b", trials=({"trial_id": "t0006", "alive": True, "elapsed_s": 590.0,
+                                             "log_bytes": 100, "state": "RUNNING", "reason": "", "job_id": "",
+                                             "node": ""},),
+                      lines=tuple(("t0006", f"t0006 step {i}") for i in range(1, 3)), ts=now - 10),
+        MonitorSample(host="slurm", trials=({"trial_id": "t0007", "alive": False, "elapsed_s": 0.0,
+                                             "log_bytes": 0, "state": "PENDING", "reason": "Resources",
+                                             "job_id": "1234", "node": ""},), ts=now - 10),
+    ]
+    return events
+
+
+def parallel_running(now: float) -> dict:
+    """state.running as the controller would hold it for ``parallel_events``."""
+    return {
+        "t0005": {"host": "gpu-a", "gpus": [0, 1], "pid": 501, "started": now - 3700},
+        "t0006": {"host": "gpu-b", "gpus": [3], "pid": 602, "started": now - 600},
+        "t0007": {"host": "slurm", "gpus": [], "pid": None, "job_id": "1234", "started": None,
+                  "submitted": now - 90, "reason": "Resources"},
+    }

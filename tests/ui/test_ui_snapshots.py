@@ -1,11 +1,14 @@
-"""Snapshots of the dashboard and the trials view, replaying data/recording with a frozen clock.
+"""Snapshots of the dashboard and the trials view, replaying data/recording with a frozen clock,
+and of the dashboard with three trials at once (a scripted source).
 
 Update after a deliberate change (and look at the SVGs first): ``pytest tests/ui --snapshot-update``.
 """
 
 from __future__ import annotations
 
-from tests.ui.helpers import settle
+from tests.ui.helpers import FROZEN_NOW, parallel_events, parallel_running, settle
+
+from tui_researcher.settings import Settings
 
 SIZE = (160, 48)
 
@@ -30,3 +33,23 @@ class TestTrialsView:
 
     def test_trials_view__light_theme(self, snap_compare, replay_app):
         assert snap_compare(replay_app("researcher-light"), terminal_size=SIZE, run_before=show_trials)
+
+
+def parallel_app(xdg_config):
+    """Two trials on GPUs of two hosts and a Slurm job waiting for resources."""
+    from tui_researcher.ui.app import ResearcherApp
+    from tui_researcher.ui.source import QueueSource, SourceInfo
+
+    source = QueueSource(SourceInfo(project="cifar-sweep", metric="val_acc", hosts=("gpu-a", "gpu-b", "slurm")))
+    source.state.running = parallel_running(FROZEN_NOW)
+    source.state.phase, source.state.cycle = "monitor", 7
+    for event in parallel_events(FROZEN_NOW):
+        source.push(event)
+    source.close()
+    return ResearcherApp(source, settings=Settings(), settings_path=xdg_config / "settings.toml",
+                         clock=lambda: FROZEN_NOW, animate=False)
+
+
+class TestRunningTrials:
+    def test_dashboard__parallel_trials(self, snap_compare, xdg_config):
+        assert snap_compare(parallel_app(xdg_config), terminal_size=SIZE, run_before=settle)

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -38,6 +39,7 @@ from .widgets.gpu_meters import GpuMeters
 from .widgets.memory_log import MemoryPane
 from .widgets.metric_plot import MetricPlot
 from .widgets.plan import PlanPane
+from .widgets.running_trials import RunningTrials
 from .widgets.status_bar import StatusBar
 from .widgets.tool_calls import ToolCallsTable
 from .widgets.training_log import TrainingLog
@@ -93,6 +95,7 @@ class ResearcherApp(App[int]):
         self.source_ended = False
         self.exit_code: int | None = None
         self._quitting = False
+        self._log_title = "Training log"
         self._status: dict = {"project": source.info.project, "hosts": source.info.hosts,
                               "metric": source.info.metric, "attached": source.attached}
         self._theme_chosen = False
@@ -189,6 +192,9 @@ class ResearcherApp(App[int]):
         if self.source.attached:
             self.loop_alive = message.alive
         self.running = tuple(state.running)
+        for table in self._main.query(RunningTrials):
+            table.from_state(state.running)
+        self._sync_log()
         running = tuple((tid, place.get("started")) for tid, place in state.running.items())
         best = (state.best_metric, state.best_trial) if state.best_trial and state.best_metric is not None else None
         self._set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, best=best,
@@ -197,6 +203,8 @@ class ResearcherApp(App[int]):
 
     def on_trials_changed(self, message: m.TrialsChanged) -> None:
         self.trials = message.trials
+        for table in self._main.query(RunningTrials):
+            table.from_ledger(self.trials)
         if self.trials:
             for pane in self._main.query(PlanPane):
                 pane.show_trial(self.trials[-1])
@@ -209,6 +217,8 @@ class ResearcherApp(App[int]):
     def on_plan_changed(self, message: m.PlanChanged) -> None:
         for pane in self._main.query(PlanPane):
             pane.show_plan(message.plan)
+        for table in self._main.query(RunningTrials):
+            table.planned(message.plan.trial_id, message.plan.hypothesis)
 
     def on_decision_made(self, message: m.DecisionMade) -> None:
         for pane in self._main.query(PlanPane):
@@ -222,8 +232,13 @@ class ResearcherApp(App[int]):
         self._set_status(tokens_today=message.usage.tokens_today, usd_today=message.usage.usd_today)
 
     def on_host_sampled(self, message: m.HostSampled) -> None:
+        sample = message.sample
         for pane in self._main.query(GpuMeters):
-            pane.add_sample(message.sample, message.utilisation)
+            pane.add_sample(sample, message.utilisation)
+        if sample.trials:
+            for table in self._main.query(RunningTrials):
+                table.sampled(sample.host, sample.trials, sample.ts)
+            self._sync_log()
 
     def on_log_lines(self, message: m.LogLines) -> None:
         for pane in self._main.query(TrainingLog):
@@ -233,8 +248,18 @@ class ResearcherApp(App[int]):
         for pane in self._main.query(ToolCallsTable):
             pane.add_events(message.events)
 
+    def on_trial_started(self, message: m.TrialStarted) -> None:
+        launched = message.launched
+        for table in self._main.query(RunningTrials):
+            table.launched(launched.trial_id, launched.host, gpus=launched.gpus, job_id=launched.job_id,
+                           at=launched.ts, reattached=launched.reattached, hypothesis=message.hypothesis)
+        self._sync_log()
+
     def on_trial_ended(self, message: m.TrialEnded) -> None:
         done = message.finished
+        for table in self._main.query(RunningTrials):
+            table.finished(done.trial_id)
+        self._sync_log()
         metric = "" if done.metric is None else f" {self.source.info.metric}={done.metric:.4g}"
         label = f": {done.label}" if done.label else ""
         if done.status == "discard":
@@ -253,6 +278,38 @@ class ResearcherApp(App[int]):
         if not self.source.attached:
             self.loop_alive = False
             self._set_status(alive=False)
+
+    @on(RunningTrials.Chosen)
+    def _trial_chosen(self, event: RunningTrials.Chosen) -> None:
+        self._sync_log(chosen=True)
+
+    def _sync_log(self, *, chosen: bool = False) -> None:
+        """The log pane shows the trial the running-trials pane highlights, and its title says which and where.
+
+        When the shown trial has ended, the next one's lines go below its last ones (as with one
+        trial at a time); otherwise the pane is redrawn with the other trial's lines. A reader who
+        scrolled up is not pulled away by a launch: the trial being read stays chosen.
+        """
+        tables, logs = self._main.query(RunningTrials), self._main.query(TrainingLog)
+        if not tables or not logs:
+            return
+        table, log = tables.first(), logs.first()
+        wanted, current = table.shown, log.shown
+        if wanted is not None and wanted != current:
+            still_running = current is not None and current in table.trials
+            if still_running and not chosen and not log.follow:
+                table.choose(current)
+            else:
+                log.show_trial(wanted, keep=not still_running)
+        if log.shown is None:
+            title = "Training log"
+        elif log.shown in table.trials:
+            title = f"Training log · {table.describe(log.shown)}"
+        else:
+            title = f"Training log · {log.shown} · ended"
+        if title != self._log_title:   # host names and ids are text, never markup
+            self._log_title = title
+            log.border_title = Content(title)
 
     @on(ToolCallsTable.Selected)
     def _show_tool_call(self, event: ToolCallsTable.Selected) -> None:

@@ -41,6 +41,7 @@ from .messages import (
     ToolActivity,
     TrialEnded,
     TrialsChanged,
+    TrialStarted,
     UsageUpdated,
 )
 from .source import Source
@@ -53,6 +54,9 @@ HISTORY = 12
 
 FLUSH_S = 0.05
 """At most 20 flushes a second: a person cannot read faster, and the UI stays free for keys."""
+
+PLANS_KEPT = 64
+"""Hypotheses of planned trials remembered until their launch."""
 
 _END = object()
 
@@ -68,6 +72,8 @@ class Bridge:
         self._lines_seen = 0
         self._tools: list[Event] = []
         self._utilisation: dict[tuple[str, int], deque[float]] = {}
+        self._hypotheses: dict[str, str] = {}
+        """Planned trials' hypotheses until they launch (a burst of plans keeps only the newest PlanChanged)."""
         self._state_dirty = False
         self._trials_dirty = False
 
@@ -129,6 +135,9 @@ class Bridge:
         elif isinstance(event, PhaseChanged):
             post(LoopPhase(event.phase, event.cycle, event.detail))
         elif isinstance(event, PlanProposed):
+            self._hypotheses[event.trial_id] = event.hypothesis
+            while len(self._hypotheses) > PLANS_KEPT:
+                del self._hypotheses[next(iter(self._hypotheses))]
             post(PlanChanged(event))
         elif isinstance(event, Reflected):
             post(DecisionMade(event))
@@ -136,7 +145,10 @@ class Bridge:
             post(MemoryText(event.text))
         elif isinstance(event, UsageChanged):
             post(UsageUpdated(event))
+        elif isinstance(event, TrialLaunched):
+            post(TrialStarted(event, self._hypotheses.pop(event.trial_id, "")))
         elif isinstance(event, TrialFinished):
+            self._post_lines()   # a trial's last lines (its traceback) reach the pane before its end does
             post(TrialEnded(event))
         elif isinstance(event, Notice):
             post(LoopNotice(event.level, event.text))
@@ -144,13 +156,16 @@ class Bridge:
         self._trials_dirty |= isinstance(event, _TRIAL_EVENTS)
         return False
 
-    async def _flush(self) -> None:
+    def _post_lines(self) -> None:
         if self._lines:
             lines = list(self._lines)
             dropped = self._lines_seen - len(lines)
             self._lines.clear()
             self._lines_seen = 0
             self.app.post_message(LogLines(lines, dropped))
+
+    async def _flush(self) -> None:
+        self._post_lines()
         if self._tools:
             tools, self._tools = self._tools, []
             self.app.post_message(ToolActivity(tools))

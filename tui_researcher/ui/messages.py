@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from ..events import Event, MonitorSample, PlanProposed, Reflected, TrialFinished, UsageChanged
+    from ..events import Event, MonitorSample, PlanProposed, Reflected, TrialFinished, TrialLaunched, UsageChanged
     from ..ledger import Trial
     from ..state import State
 
@@ -100,6 +100,16 @@ class ToolActivity(Message):
     def __init__(self, events: "list[Event]") -> None:
         super().__init__()
         self.events = events
+
+
+class TrialStarted(Message):
+    """A trial was launched (or submitted to a queue), or re-attached after a restart."""
+
+    def __init__(self, launched: "TrialLaunched", hypothesis: str = "") -> None:
+        super().__init__()
+        self.launched = launched
+        self.hypothesis = hypothesis
+        """Its plan's hypothesis, when the plan was seen."""
 
 
 class TrialEnded(Message):

@@ -1,4 +1,4 @@
-"""The dashboard: plan, tool calls and memory on the left; GPUs and the training log on the right."""
+"""The dashboard: plan, tool calls and memory on the left; GPUs, running trials and the training log on the right."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from textual.widgets import Footer
 from ..widgets.gpu_meters import GpuMeters
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
+from ..widgets.running_trials import RunningTrials
 from ..widgets.status_bar import StatusBar
 from ..widgets.tool_calls import ToolCallsTable
 from ..widgets.training_log import TrainingLog
@@ -39,6 +40,7 @@ class MainScreen(Screen):
                 gpus = GpuMeters(self.hosts, id="gpus")
                 gpus.border_title = "GPUs"
                 yield gpus
+                yield RunningTrials(id="running", **self.status_options)
                 log = TrainingLog(max_lines=self.log_max_lines, id="log")
                 log.border_title = "Training log"
                 yield log

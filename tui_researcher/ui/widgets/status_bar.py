@@ -12,6 +12,8 @@ from textual.widget import Widget
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BUSY_PHASES = frozenset({"think", "execute", "reflect"})
 """Phases in which an LLM or a dry-run is at work: the spinner turns."""
+MAX_LISTED = 2
+"""Running trials named on the line; more are counted (the running-trials pane lists them)."""
 
 
 def format_duration(seconds: float) -> str:
@@ -100,7 +102,9 @@ class StatusBar(Widget):
             parts += [" ", (" PAUSED ", "bold $background on $warning")]
         if self.stopping:
             parts += [" ", (" stopping… ", "bold $background on $error")]
-        for tid, started in self.running:
+        if len(self.running) > MAX_LISTED:   # the running-trials pane lists them; the line keeps room for the rest
+            parts += [sep, (f"{len(self.running)} trials running", "bold $trial-running")]
+        for tid, started in self.running if len(self.running) <= MAX_LISTED else ():
             elapsed = format_duration(self.now - started) if started else "starting"
             parts += [sep, (tid, "bold $trial-running"), (f" {elapsed}", "")]
         parts += [sep, (f"best {self.metric} ", "$text-muted")]
