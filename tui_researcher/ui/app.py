@@ -393,7 +393,8 @@ class ResearcherApp(App[int]):
                 self.send(StopTrial(trial_id=trial_id))
                 self.notify(f"stopping {trial_id or 'every running trial'}", timeout=4)
 
-        self.push_screen(ConfirmStopScreen(self.running), chosen)
+        shown = self._main.query_one(TrainingLog).shown if self._main.query(TrainingLog) else None
+        self.push_screen(ConfirmStopScreen(self.running, shown), chosen)
 
     async def action_trials(self) -> None:
         if self.current_mode == TRIALS:

@@ -20,26 +20,30 @@ class ConfirmStopScreen(ModalScreen[str | None]):
         Binding("right", "app.focus_next", show=False),
     ]
 
-    def __init__(self, running: tuple[str, ...]) -> None:
+    def __init__(self, running: tuple[str, ...], selected: str | None = None) -> None:
         super().__init__(classes="modal")
         self.running = running
+        # one trial to name: the one whose log is shown, else the newest; "Stop all" covers the rest
+        self.target = selected if selected in running else running[-1]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="stop-dialog", classes="dialog"):
             if len(self.running) == 1:
-                yield Label(f"Stop trial {self.running[0]}?", classes="dialog-title")
+                yield Label(f"Stop trial {self.target}?", classes="dialog-title")
             else:
-                yield Label(f"Stop which trial? ({len(self.running)} running)", classes="dialog-title")
-            yield Label("It is recorded as cancelled; the loop then plans the next trial.", classes="dialog-help")
+                yield Label(f"Stop {self.target}, or all {len(self.running)} running trials?", classes="dialog-title")
+            help_text = "It is recorded as cancelled; the loop then plans the next trial."
+            if len(self.running) > 1:
+                help_text += " To stop another one, select it in Running trials first."
+            yield Label(help_text, classes="dialog-help")
             with Horizontal(classes="buttons"):
-                for tid in self.running:
-                    yield Button(f"Stop {tid}", id=f"trial-{tid}", name=tid, variant="error")
+                yield Button(f"Stop {self.target}", id=f"trial-{self.target}", name=self.target, variant="error")
                 if len(self.running) > 1:
-                    yield Button("Stop all", id="trial-all", name=ALL, variant="error")
+                    yield Button(f"Stop all {len(self.running)}", id="trial-all", name=ALL, variant="error")
                 yield Button("Keep running", id="keep", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#keep" if len(self.running) > 1 else f"#trial-{self.running[0]}", Button).focus()
+        self.query_one("#keep" if len(self.running) > 1 else f"#trial-{self.target}", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
