@@ -253,6 +253,9 @@ class Controller:
                                     command=trial.command, gpus=tuple(trial.gpus), reattached=True))
             handle = f"job {trial.job_id}" if trial.job_id else f"pid {trial.pid}"
             self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
+        for tid in self.ledger.unreflected():   # recorded, but the controller stopped before REFLECT
+            if tid not in self.state.running:
+                self._finished.put_nowait(tid)
         self.state.save(self.paths.state)
 
     def _cycles_left(self) -> bool:

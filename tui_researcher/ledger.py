@@ -102,6 +102,11 @@ class Ledger:
     def finished(self) -> list[Trial]:
         return [t for t in self.all() if t.status in TrialStatus.FINISHED]
 
+    def unreflected(self) -> list[str]:
+        """Finished trials whose REFLECT never happened (the controller stopped first)."""
+        return [tid for tid, t in self._trials.items()
+                if t.status in TrialStatus.FINISHED and "reflected" not in self._events.get(tid, [])]
+
     def launch_count(self, trial_id: str) -> int:
         return self._events.get(trial_id, []).count("launched")
 

@@ -85,3 +85,29 @@ def test_sigint_stops_headless_loop_quickly_and_leaves_training_running(tmp_path
         kill_group(proc.pid)
         if pid:
             kill_group(pid)
+
+
+def test_result_recorded_while_paused_is_reflected_after_restart(tmp_path: Path):
+    """Pause, let the trial finish, quit: the next controller writes the REFLECT the first one owed."""
+    from tui_researcher.events import Pause, command_to_dict
+
+    project = make_project(tmp_path, modes=["sleep"], seconds=1.0, scores=[0.6])
+    proc = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: _running_pid(project), what="the trial's pid in state.json")
+        with open(project / "workspace" / "commands.jsonl", "a") as f:
+            f.write(json.dumps(command_to_dict(Pause())) + "\n")
+        wait_for(lambda: _state(project).get("paused"), what="the pause to apply")
+        wait_for(lambda: latest_trials(project).get("t0001", {}).get("status") == "keep", what="the result")
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(10)
+        assert "reflected" not in [r["event"] for r in read_ledger(project)]
+        state = _state(project)
+        state["paused"] = False   # as `p` in the app would, before the next start
+        (project / "workspace" / "state.json").write_text(json.dumps(state))
+        second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "REFLECT  trial=t0001" in second.stdout
+        assert "t0001 keep" in (project / "workspace" / "MEMORY_LOG.md").read_text()
+    finally:
+        kill_group(proc.pid)
