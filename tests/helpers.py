@@ -28,7 +28,9 @@ JOB = textwrap.dedent('''
     a = ap.parse_args()
     if a.dry_run:
         print("dry-run ok"); sys.exit(1 if a.mode == "baddry" else 0)
-    print("starting", a.mode, "cuda=" + os.environ.get("CUDA_VISIBLE_DEVICES", "-"), flush=True)
+    env = os.environ.get
+    print("starting", a.mode, "cuda=" + env("CUDA_VISIBLE_DEVICES", "-"), "gpus=" + env("SLURM_JOB_GPUS", "-"),
+          "job=" + env("SLURM_JOB_ID", "-"), flush=True)
     if a.mode == "crash":
         raise RuntimeError("CUDA out of memory (simulated)")
     if a.mode == "nan":
@@ -42,10 +44,10 @@ JOB = textwrap.dedent('''
         sys.exit(0)
     if a.mode == "hang":
         time.sleep(3600)
-    if a.mode == "sleep":
+    if a.mode in ("sleep", "wait"):   # wait: also until a file named "release" appears
         end = time.time() + a.seconds
         i = 0
-        while time.time() < end:
+        while time.time() < end or (a.mode == "wait" and not os.path.exists("release")):
             i += 1
             print(f"step={i} loss={1.0 / i:.4f}", flush=True)
             time.sleep(0.2)
@@ -124,3 +126,14 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, 9)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def max_concurrency(trials: list[dict]) -> int:
+    """The most trials running at one moment, from their ledger start and end times."""
+    edges = sorted([(t["started"], 1) for t in trials] + [(t["ended"], -1) for t in trials],
+                   key=lambda e: (e[0], e[1]))
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most

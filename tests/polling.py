@@ -36,13 +36,3 @@ async def wait_until(condition: Callable[[], Awaitable[bool] | bool], timeout: f
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what or condition}")
         await asyncio.sleep(0.02)
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as ended), read from /proc like the helper does."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.polling import probe_until, process_alive, wait_until
+from tests.helpers import pid_alive as process_alive
+from tests.polling import probe_until, wait_until
 from tests.sshd_server import FAKE_GPU_CSV
 from tests.trials import GATED, SPAWNER, STEPPED
 from tui_researcher.backends.base import TrialRef

@@ -10,7 +10,8 @@ import time
 import pytest
 import yaml
 
-from tests.polling import probe_until, process_alive, wait_until
+from tests.helpers import pid_alive as process_alive
+from tests.polling import probe_until, wait_until
 from tests.sshd_server import SSHServer, fingerprint, free_port, keygen
 from tests.trials import GATED
 from tui_researcher.backends import make_backends

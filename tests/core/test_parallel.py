@@ -12,7 +12,7 @@ from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
 from tui_researcher.events import TrialFinished, TrialLaunched
 
-from tests.helpers import latest_trials, make_project
+from tests.helpers import latest_trials, make_project, max_concurrency
 
 # index, name, util, mem used, mem total, temp, power, uuid: GPU 2 is busy with someone else's job
 FAKE_SMI = """#!/bin/sh
@@ -70,7 +70,7 @@ async def test_parallel_trials_never_share_a_gpu_or_take_a_busy_one(tmp_path: Pa
     for a, b in overlaps(trials):
         assert used[a] != used[b], f"{a} and {b} ran at once on GPU {used[a]}"
     # three free GPUs (0, 1, 3): max_parallel 4 still runs at most three at once
-    assert max(_concurrency(trials)) == 3
+    assert max_concurrency(trials) == 3
     launches = [e for e in events if isinstance(e, TrialLaunched)]
     for e in launches:
         log = (project / "workspace" / "runs" / e.trial_id / "train.log").read_text()
@@ -100,12 +100,3 @@ async def test_trials_spread_over_two_hosts(tmp_path: Path):
     hosts = {t["host"] for t in trials.values()}
     assert hosts == {"gpu-a", "gpu-b"}
     assert all(t["metric"] is not None for t in trials.values())
-
-
-def _concurrency(trials: list[dict]) -> list[int]:
-    points = sorted([(t["started"], 1) for t in trials] + [(t["ended"], -1) for t in trials])
-    level, out = 0, []
-    for _, delta in points:
-        level += delta
-        out.append(level)
-    return out

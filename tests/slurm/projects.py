@@ -4,33 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import textwrap
 from pathlib import Path
 
-from tests.helpers import latest_trials, make_project
+from tests.helpers import latest_trials, make_project, max_concurrency
 from tui_researcher.controller import Controller
 from tui_researcher.events import Phase, PhaseChanged
-
-# tests.helpers' job, plus the GPUs Slurm gave it, and a mode that waits for the file "release".
-GPU_JOB = textwrap.dedent('''
-    import argparse, os, sys, time
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", default="sleep")
-    ap.add_argument("--seconds", type=float, default=0.0)
-    ap.add_argument("--score", type=float, default=0.5)
-    ap.add_argument("--dry-run", action="store_true")
-    a = ap.parse_args()
-    if a.dry_run:
-        print("dry-run ok"); sys.exit(0)
-    print(f"gpus={os.environ.get('SLURM_JOB_GPUS')} cuda={os.environ.get('CUDA_VISIBLE_DEVICES')} "
-          f"job={os.environ.get('SLURM_JOB_ID')}", flush=True)
-    end = time.time() + a.seconds
-    while time.time() < end or (a.mode == "wait" and not os.path.exists("release")):
-        print("step", flush=True)
-        time.sleep(0.5)
-    print(f"val_acc={a.score}", flush=True)
-''')
-
 
 def slurm_project(tmp_path: Path, *, scores: list[float], mode: str, seconds: float, max_parallel: int) -> Path:
     """A project in slurm mode; ``gpu.gpus_per_trial: 1`` (the default) becomes ``--gres=gpu:1``."""
@@ -40,19 +18,7 @@ def slurm_project(tmp_path: Path, *, scores: list[float], mode: str, seconds: fl
         "gpu": {"gpus_per_trial": 1},
         "monitor": {"poll_interval": 0.5},
     })
-    (project / "workspace" / "job.py").write_text(GPU_JOB)
     return project
-
-
-def concurrency(trials: list[dict]) -> int:
-    """The most trials running at one moment, from their start (job began running) and end times."""
-    edges = sorted([(t["started"], 1) for t in trials] + [(t["ended"], -1) for t in trials],
-                   key=lambda e: (e[0], e[1]))
-    most = now = 0
-    for _, step in edges:
-        now += step
-        most = max(most, now)
-    return most
 
 
 def gpu_of(workspace: Path, trial: dict) -> str:
@@ -68,7 +34,7 @@ def assert_six_trials_ran_three_at_a_time_each_on_its_own_gpu(project: Path, wor
         [(t["id"], t["status"], t["label"]) for t in trials]
     assert len({t["job_id"] for t in trials}) == 6 and all(t["job_id"] for t in trials)
     assert all(t["started"] and t["ended"] > t["started"] for t in trials)
-    assert 2 <= concurrency(trials) <= 3
+    assert 2 <= max_concurrency(trials) <= 3
     for i, a in enumerate(trials):
         for b in trials[i + 1:]:
             if a["started"] < b["ended"] and b["started"] < a["ended"]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+from tests.helpers import pid_alive  # noqa: F401  (re-exported for the UI tests)
 from tui_researcher.config import load_config
 from tui_researcher.events import Quit
 
@@ -101,14 +102,6 @@ async def live_app(project: Path, settings_path: Path, *, size=(140, 40)) -> Asy
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 # three trials at once: two on GPUs of two hosts, one Slurm job waiting ------------------

@@ -27,26 +27,40 @@ LAUNCH_GRACE_S = 30.0
 GPU_QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,uuid"
 
 WRAPPER = r'''
-import json, os, signal, subprocess, sys, time
-spec = json.loads(sys.argv[1])
-signal.signal(signal.SIGHUP, signal.SIG_IGN)
-signal.signal(signal.SIGTERM, lambda *a: None)   # the child got it too (same group): wait for it
-signal.signal(signal.SIGINT, lambda *a: None)
+import json, os, re, signal, subprocess, sys, time
+# the spec comes as argv[1] (the host helper's launch) or as SPEC defined above this text (a Slurm job script)
+spec = json.loads(globals()["SPEC"] if "SPEC" in globals() else sys.argv[1])
+received = []
+def note(signum, frame):
+    # a stop (killpg, scancel, a time limit) reaches the trial too: note it and wait for the trial to end
+    received.append(signal.Signals(signum).name)
+for s in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(s, note)
+for s in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):   # for the trial, not for us; a handler,
+    signal.signal(s, lambda *a: None)                          # unlike SIG_IGN, is not inherited
 def atomic(path, data):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(json.dumps(data)); f.flush(); os.fsync(f.fileno())
     os.replace(tmp, path)
+secret = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUTH)", re.IGNORECASE)
+env = {k: v for k, v in os.environ.items() if not secret.search(k)}   # e.g. a Slurm job's own variables
+env.update(spec["env"])
+env["PYTHONUNBUFFERED"] = "1"
+if os.path.exists(spec["exit"]):     # a requeued job: the sidecar of the attempt before is not this one's
+    os.replace(spec["exit"], spec["exit"] + ".requeued")
 log = open(spec["log"], "ab", buffering=0)
 started = time.time()
+job = {"job_id": os.environ.get("SLURM_JOB_ID", ""), "node": os.environ.get("SLURMD_NODENAME", ""),
+       "gpus": os.environ.get("SLURM_JOB_GPUS", "")}
 try:
-    child = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=spec["env"], stdin=subprocess.DEVNULL,
+    child = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
                              stdout=log, stderr=subprocess.STDOUT)
 except OSError as exc:
     log.write(("tui-researcher: cannot start %r: %s\n" % (spec["argv"][0], exc)).encode())
     rc = 127
 else:
-    atomic(spec["pidfile"], {"pid": os.getpid(), "child": child.pid, "started": started})
+    atomic(spec["pidfile"], dict(job, pid=os.getpid(), child=child.pid, started=started))
     while True:
         try:
             rc = child.wait()
@@ -55,7 +69,9 @@ else:
             continue
     if rc < 0:
         rc = 128 - rc
-atomic(spec["exit"], {"exit_code": rc, "ended": time.time(), "started": started})
+atomic(spec["exit"], dict(job, exit_code=rc, ended=time.time(), started=started,
+                          signal=received[0] if received else None))
+sys.exit(min(rc, 255))
 '''
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from ..config import Config, SlurmConfig
 from ..errors import BackendError, ConfigError
 from .base import Backend, HelperBackend, HostProbe, LaunchInfo, RunResult, TrialProbe, TrialRef
+from .shim import WRAPPER
 
 SQUEUE_FORMAT = "%i|%T|%S|%e|%N|%j|%r"
 """id, state, start and end (epoch through SLURM_TIME_FORMAT), nodes, name, reason last (free text)."""
@@ -44,52 +45,6 @@ ENDINGS: dict[str, tuple[str, str]] = {
     "REVOKED": ("cancelled", "revoked by Slurm (federation)"),
 }
 """Terminal states where Slurm knows better than the exit code: (trial status, failure label)."""
-
-RUNNER = r'''
-import json, os, signal, subprocess, sys, time
-spec = json.loads(SPEC)
-received = []
-def note(signum, frame):
-    # scancel and the time limit signal every process of the job: the trial gets it too; wait for it
-    received.append(signal.Signals(signum).name)
-for s in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(s, note)
-for s in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):   # for the trial (sbatch --signal), not for us;
-    signal.signal(s, lambda *a: None)                          # a handler, unlike SIG_IGN, is not inherited
-def atomic(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(data)); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
-env = dict(os.environ)
-env.update(spec["env"])
-env["PYTHONUNBUFFERED"] = "1"
-if os.path.exists(spec["exit"]):     # requeued: the sidecar of the attempt before is not this one's
-    os.replace(spec["exit"], spec["exit"] + ".requeued")
-log = open(spec["log"], "ab", buffering=0)
-started = time.time()
-job = {"job_id": os.environ.get("SLURM_JOB_ID", ""), "node": os.environ.get("SLURMD_NODENAME", ""),
-       "gpus": os.environ.get("SLURM_JOB_GPUS", "")}
-try:
-    child = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT)
-except OSError as exc:
-    log.write(("tui-researcher: cannot start %r: %s\n" % (spec["argv"][0], exc)).encode())
-    rc = 127
-else:
-    atomic(spec["pidfile"], dict(job, pid=os.getpid(), child=child.pid, started=started))
-    while True:
-        try:
-            rc = child.wait()
-            break
-        except InterruptedError:
-            continue
-    if rc < 0:
-        rc = 128 - rc
-atomic(spec["exit"], dict(job, exit_code=rc, ended=time.time(), started=started,
-                          signal=received[0] if received else None))
-sys.exit(min(rc, 255))
-'''
 
 
 @dataclass(slots=True)
@@ -244,7 +199,7 @@ class SlurmBackend(Backend):
         head = [f"#!{shebang}", *(f"#SBATCH {d}" for d in self.directives(run_dir)),
                 "# Written by tui-researcher: runs one trial and writes pid.json and exit.json beside its log.",
                 f"SPEC = {json.dumps(json.dumps(spec))}"]
-        return "\n".join(head) + RUNNER
+        return "\n".join(head) + WRAPPER   # the host helper's own trial wrapper, fed SPEC
 
     async def launch(self, argv, *, run_dir, cwd=".", env=None) -> LaunchInfo:
         root = await self._root()
