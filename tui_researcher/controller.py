@@ -28,7 +28,7 @@ from .errors import BackendError, ResearcherError
 from .events import (Command, Directive, Event, MemoryChanged, MonitorSample, Notice, Pause, Phase, PhaseChanged,
                      Pivot, PlanProposed, Quit, Reflected, Resume, StopTrial, TrialFinished, TrialLaunched,
                      TrialStatus, UsageChanged, command_from_dict)
-from .fsutil import append_line, write_atomic
+from .fsutil import write_atomic
 from .ledger import Ledger, Trial
 from .memory import Memory, load_brief
 from .metrics import MetricReader, failure_label
@@ -97,12 +97,8 @@ class Controller:
         self._quit: Quit | None = None
         self._kills: dict[str, tuple[str, float]] = {}      # trial id -> (status to record, when sent)
         self._launching: set[str] = set()   # launches in flight in this process: not the monitor's yet
-        self._host_views: dict[str, HostView] = {}
-        self._last_gpu: dict[str, MonitorSample] = {}
         self._tasks: list[asyncio.Task] = []
         self._planning_task: asyncio.Task | None = None
-        self._done = asyncio.Event()
-        self._started = False
         self._backoff_until = 0.0
         self._hold = False   # planning waits for an event (a trial ends, a command): never a timer while trials run
         self._reported = False
@@ -169,7 +165,6 @@ class Controller:
                 self.notice(text)
             await self._start_backends()
             await self._resume()
-            self._started = True
             self._tasks = [
                 asyncio.create_task(self._monitor_loop(), name="monitor"),
                 asyncio.create_task(self._command_loop(), name="commands"),
@@ -200,7 +195,6 @@ class Controller:
                     await asyncio.wait_for(close(), 10)
             for queue in list(self._subscribers):
                 queue.put_nowait(None)
-            self._done.set()
             self._lock.release()
 
     async def _start_backends(self) -> None:
@@ -389,10 +383,9 @@ class Controller:
         directive = ""
         if self.paths.directive.exists():
             directive = self.paths.directive.read_text(encoding="utf-8", errors="replace").strip()
-        running = [t for t in (self.ledger.get(tid) for tid in self.state.running) if t]
         return ThinkContext(
             cycle=self.state.cycle, brief=brief, memory=self.memory.render(), directive=directive,
-            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal), running=running,
+            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal), running=self.running_trials(),
             free_slots=self.config.experiment.max_parallel - len(self.state.running),
             goal=self.config.metric.goal, metric=self.config.metric.name)
 
@@ -646,7 +639,6 @@ class Controller:
             gpus = tuple(g.to_dict() for g in probe.gpus) if probe.gpus else ()
             sample = MonitorSample(host=name, reachable=probe.reachable, gpus=gpus,
                                    gpu_error=probe.gpu_error or probe.error, trials=tuple(trials), lines=tuple(lines))
-            self._last_gpu[name] = sample
             self.emit(sample)
             for tid, tp in ended:
                 await self._collect(tid, tp)
@@ -841,9 +833,6 @@ class Controller:
 
     def running_trials(self) -> list[Trial]:
         return [t for t in (self.ledger.get(tid) for tid in self.state.running) if t]
-
-    async def wait_done(self) -> None:
-        await self._done.wait()
 
 
 class _Runner:

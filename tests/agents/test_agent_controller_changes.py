@@ -10,7 +10,6 @@ import pytest
 
 from tests.agents.conftest import dry, launch, plan, reflection, run_loop
 from tests.helpers import latest_trials
-from tui_researcher.controller import Controller
 from tui_researcher.events import TrialFinished
 
 

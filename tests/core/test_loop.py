@@ -10,7 +10,7 @@ import pytest
 
 from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
-from tui_researcher.events import (Directive, MonitorSample, Pause, Pivot, PlanProposed, Quit, Resume, StopTrial,
+from tui_researcher.events import (MonitorSample, Pause, Pivot, PlanProposed, Quit, Resume, StopTrial,
                                    TrialFinished, TrialLaunched)
 from tui_researcher.ledger import Ledger
 from tui_researcher.memory import Memory

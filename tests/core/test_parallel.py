@@ -10,7 +10,7 @@ from pathlib import Path
 from tui_researcher.backends.local import LocalBackend
 from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
-from tui_researcher.events import TrialFinished, TrialLaunched
+from tui_researcher.events import TrialLaunched
 
 from tests.helpers import latest_trials, make_project, max_concurrency
 

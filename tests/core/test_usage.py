@@ -6,7 +6,6 @@ from pathlib import Path
 
 from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
-from tui_researcher.events import UsageChanged
 
 from tests.helpers import make_project
 
@@ -14,7 +13,6 @@ from tests.helpers import make_project
 def test_usage_is_summed_per_cycle_and_per_day(tmp_path: Path):
     project = make_project(tmp_path, modes=["ok"], extra={"agent": {"max_usd_per_day": 1.0}})
     controller = Controller(project, load_config(project / "config.yaml"))
-    seen = controller.subscribe()
     controller.state.cycle = 1
     controller.add_usage(input_tokens=1000, output_tokens=200, cache_read_tokens=50, usd=0.4)
     controller.state.cycle = 2

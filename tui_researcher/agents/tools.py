@@ -7,7 +7,6 @@ was refused and why; nothing a model sends can crash the loop.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import posixpath
 import re
