@@ -195,7 +195,7 @@ class ResearcherApp(App[int]):
         for table in self._main.query(RunningTrials):
             table.from_state(state.running)
         self._sync_log()
-        running = tuple((tid, place.get("started")) for tid, place in state.running.items())
+        running = tuple((tid, place.started) for tid, place in state.running.items())
         best = (state.best_metric, state.best_trial) if state.best_trial and state.best_metric is not None else None
         self._set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, best=best,
                          tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from ..events import Command, Directive, Event, Quit, command_to_dict, event_from_dict
 from ..fsutil import append_line, write_atomic
-from ..ledger import Trial
+from ..trial import Trial
 from ..state import State
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class FileSource(Source):
 
     def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.2,
                  tail_bytes: int = TAIL_BYTES) -> None:
-        from ..controller import ProjectPaths
+        from ..paths import ProjectPaths
 
         self.paths = ProjectPaths.of(project_dir, config)
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from ...ledger import Trial
+    from ...trial import Trial
 
 DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard"}
 FAIL_STYLE = "$trial-crash"
