@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -89,16 +88,62 @@ def start_cli(*args: str, log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
 
 
+def _store(project: Path):
+    from tui_researcher.store import Store
+
+    path = project / "workspace" / "researcher.db"
+    return Store.reader(path) if path.exists() else None
+
+
 def read_ledger(project: Path) -> list[dict]:
-    path = project / "workspace" / "trials.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    """The ledger's audit trail, oldest first: one {"id", "event"} per record the controller wrote."""
+    store = _store(project)
+    if store is None:
+        return []
+    try:
+        return [{"id": tid, "event": event} for tid, event in
+                store.query("SELECT trial_id, event FROM trial_events ORDER BY rowid")]
+    finally:
+        store.close()
+
+
+def read_state(project: Path) -> dict:
+    """The controller's state as it is on disk now ({} before the first save), running trials as dicts."""
+    from tui_researcher.state import State
+
+    store = _store(project)
+    if store is None:
+        return {}
+    try:
+        fields, running = store.load_state()
+        return State.from_dict({**fields, "running": running}).to_dict() if fields else {}
+    finally:
+        store.close()
+
+
+def edit_state(project: Path, **changes) -> None:
+    """Change the stored state as a user's tool would between two runs (no controller running)."""
+    from tui_researcher.state import State
+
+    store = _store(project)
+    try:
+        state = State.load(store)
+        for key, value in changes.items():
+            setattr(state, key, value)
+        state.save(store)
+    finally:
+        store.close()
 
 
 def latest_trials(project: Path) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for record in read_ledger(project):
-        out[record["id"]] = record
-    return out
+    """Every trial's current record, with its tool calls (a stream of their own in the store)."""
+    store = _store(project)
+    if store is None:
+        return {}
+    try:
+        return {r["id"]: {**r, "tool_calls": store.tool_calls(r["id"])} for r in store.iter_trials()}
+    finally:
+        store.close()
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):

@@ -1,23 +1,19 @@
-"""The event stream: every face subscribes here, and events.jsonl lets a face attach from elsewhere."""
+"""The event stream: every face subscribes here, and the store's events table lets a face attach from elsewhere."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-from pathlib import Path
+import sqlite3
 from typing import AsyncIterator
 
 from .events import Event, Notice
-
-EVENT_LOG_MAX_BYTES = 5 * 1024 * 1024
+from .store import Store
 
 
 class EventBus:
-    def __init__(self, path: Path, *, max_bytes: int = EVENT_LOG_MAX_BYTES) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
         self._subscribers: list[asyncio.Queue] = []
 
     def subscribe(self) -> asyncio.Queue:
@@ -54,10 +50,9 @@ class EventBus:
             queue.put_nowait(None)
 
     def _write(self, event: Event) -> None:
+        if self.store is None:
+            return
         try:
-            if self.path.exists() and self.path.stat().st_size > self.max_bytes:
-                os.replace(self.path, self.path.with_suffix(".jsonl.1"))
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(event.to_dict(), default=str) + "\n")
-        except OSError:
+            self.store.append_event(event.to_dict(), event.ts)
+        except sqlite3.Error:
             pass  # the event stream on disk is a convenience; the loop must not die for it

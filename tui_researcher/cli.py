@@ -8,17 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("project", nargs="?", default=".")
     status.add_argument("--config", type=Path, metavar="FILE")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    export = sub.add_parser("export", help="write every trial as JSON lines or CSV (safe while it runs)")
+    export.add_argument("project", nargs="?", default=".")
+    export.add_argument("--config", type=Path, metavar="FILE")
+    form = export.add_mutually_exclusive_group()
+    form.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="JSON lines (the default)")
+    form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
     directive = sub.add_parser("directive", help="give the leader a directive for its next THINK")
     directive.add_argument("project")
@@ -90,6 +96,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_init(args.dir, args.sample)
     if args.command == "status":
         return cmd_status(Path(args.project), args.config, as_json=args.json)
+    if args.command == "export":
+        return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -195,61 +203,27 @@ monitor:
 
 
 def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
-    from .ledger import Ledger
     from .paths import ProjectPaths
-    from .state import State
+    from .status import print_summary, summary
 
     config = _load(project, config_path)
-    paths = ProjectPaths.of(project, config)
-    state = State.load(paths.state)
-    ledger = Ledger(paths.ledger)
-    now = time.time()
-    running = []
-    for tid, run in state.running.items():
-        trial = ledger.get(tid)
-        started = run.started or (trial.started if trial else None)
-        running.append({"id": tid, "host": run.host, "gpus": list(run.gpus), "pid": run.pid, "job_id": run.job_id,
-                        "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
-                        "log": run.log_path or run.run_dir,
-                        "elapsed_s": round(now - started, 1) if started else None,
-                        "hypothesis": trial.hypothesis if trial else ""})
-    alive = _controller_alive(state.controller_pid)
-    summary = {
-        "project": config.project.name or paths.root.name, "cycle": state.cycle, "phase": state.phase,
-        "paused": state.paused, "controller": "running" if alive else "not running",
-        "metric": config.metric.name, "goal": config.metric.goal,
-        "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
-        "running": running, "last_decision": state.last_decision, "trials": len(ledger.all()),
-        "usd_today": state.usage.usd_today,
-    }
+    result = summary(config, ProjectPaths.of(project, config))
     if as_json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    print(f"project   {summary['project']}  (controller {summary['controller']})")
-    print(f"cycle     {state.cycle}   phase {state.phase}{'   PAUSED' if state.paused else ''}")
-    best = f"{state.best_metric:.6g} ({state.best_trial})" if state.best_trial and state.best_metric is not None else "-"
-    print(f"best      {config.metric.name} = {best}   goal {config.metric.goal}")
-    if not running:
-        print("running   none")
-    for r in running:
-        gpus = f" gpus={','.join(map(str, r['gpus']))}" if r["gpus"] else ""
-        elapsed = f"{r['elapsed_s']:.0f}s" if r["elapsed_s"] is not None else "-"
-        where = f"job {r['job_id']} {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") if r["job_id"] \
-            else f"pid {r['pid']}"
-        print(f"running   {r['id']} on {r['host']}{gpus} {where} elapsed {elapsed} log {r['log']}")
-    print(f"decision  {state.last_decision or '-'}")
-    print(f"trials    {summary['trials']} in the ledger")
+        print(json.dumps(result, indent=2))
+    else:
+        print_summary(result)
     return 0
 
 
-def _controller_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
+def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path | None) -> int:
+    from .paths import ProjectPaths
+    from .status import write_export
+
+    config = _load(project, config_path)
+    said = write_export(ProjectPaths.of(project, config), fmt, output)
+    if said:
+        print(said, file=sys.stderr)
+    return 0
 
 
 def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:

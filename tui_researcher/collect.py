@@ -47,8 +47,8 @@ class Collector:
         trial.status, trial.label = verdict.status, verdict.label
         if trial.status == TrialStatus.KEEP:
             state.best_trial, state.best_metric = trial.id, trial.metric
-        ledger.record(trial, "finished")
         state.running.pop(tid, None)
+        self.project.commit(trial, "finished")
         self.bus.emit(TrialFinished(trial_id=tid, status=trial.status, metric=trial.metric, label=trial.label,
                                     exit_code=trial.exit_code, duration_s=trial.duration,
                                     best=self.project.best_metric()))

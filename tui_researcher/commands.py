@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from pathlib import Path
 from typing import Callable
 
 from .bus import EventBus
@@ -18,6 +17,7 @@ from .fsutil import write_atomic
 from .monitor import Monitor
 from .project import Project
 from .trial import TrialStatus
+from .watch import watch_names
 
 
 class CommandHandler:
@@ -62,14 +62,10 @@ class CommandHandler:
         self.wake()
 
     async def watch_files(self) -> None:
-        from watchfiles import awatch
-
         offset = self.paths.commands.stat().st_size if self.paths.commands.exists() else 0
         if self.paths.directive.exists():
             self.bus.notice("a directive is waiting: it will be used at the next THINK")
-        async for changes in awatch(self.paths.workspace, recursive=False, debounce=50, step=25,
-                                    rust_timeout=1000, yield_on_timeout=False):
-            names = {Path(p).name for _, p in changes}
+        async for names in watch_names(self.paths.workspace):
             if self.paths.directive.name in names and self.paths.directive.exists():
                 self.bus.notice("directive received: it will be used at the next THINK")
                 self.wake()

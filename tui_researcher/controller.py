@@ -45,7 +45,7 @@ class Controller:
         self.project = project = Project(project_dir, config)
         self.config, self.paths, self.project_name = config, project.paths, project.name
         self.ledger, self.state, self.memory = project.ledger, project.state, project.memory
-        self.bus = EventBus(project.paths.events)
+        self.bus = EventBus(project.store)
         self.backends: dict[str, Backend] = {b.name: b for b in (backends or make_backends(config, project_dir))}
         self.max_cycles = config.agent.max_cycles if max_cycles is None else max_cycles
         self.bench = Workbench(project, self.bus, self.backends)
@@ -113,7 +113,7 @@ class Controller:
         try:
             self.paths.workspace.mkdir(parents=True, exist_ok=True)
             self.state.controller_pid = os.getpid()
-            for text in self.config.notices:
+            for text in [*self.config.notices, *self.project.notices]:
                 self.notice(text)
             await start_hosts(self.backends.values(), self.paths, self.bus)
             self._resume()
@@ -141,6 +141,7 @@ class Controller:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.planner.close(), 10)
         self.bus.close()
+        self.project.close()
         self._lock.release()
 
     def _resume(self) -> None:

@@ -50,9 +50,9 @@ class Launcher:
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
         trial.dry_run = {"argv": argv, "exit_code": result.exit_code, "ok": result.ok,
-                         "duration": round(time.time() - started, 3),
-                         "output": (result.stdout + result.stderr)[-2000:]}
+                         "duration": round(time.time() - started, 3)}
         ledger = self.project.ledger
+        ledger.dry_run_output(trial, {**trial.dry_run, "output": (result.stdout + result.stderr)[-2000:]})
         if result.ok:
             self.bus.notice(f"{trial.id} dry-run ok in {trial.dry_run['duration']:.1f}s")
             ledger.record(trial, "dry_run")
@@ -65,7 +65,8 @@ class Launcher:
 
     def finish_unlaunched(self, trial: Trial, status: TrialStatus, label: str) -> None:
         trial.status, trial.label, trial.ended = status, label, time.time()
-        self.project.ledger.record(trial, "finished")
+        self.project.state.running.pop(trial.id, None)
+        self.project.commit(trial, "finished")
         self.bus.emit(TrialFinished(trial_id=trial.id, status=trial.status, label=trial.label))
 
     async def launch(self, trial: Trial, argv: list[str]) -> Trial | None:
@@ -87,9 +88,7 @@ class Launcher:
             env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir}
             info = await backend.launch(argv, run_dir=trial.run_dir, env=env)
         except BackendError as exc:
-            state.running.pop(trial.id, None)
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, str(exc)[:300])
-            self.project.save_state()
             return None
         finally:
             self.monitor.launching.discard(trial.id)
@@ -101,8 +100,7 @@ class Launcher:
             id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, pid=info.pid,
             start_time=info.start_time, job_id=info.job_id, log_path=info.log_path, started=trial.started,
             submitted=time.time())
-        self.project.ledger.record(trial, "launched")
-        self.project.save_state()
+        self.project.commit(trial, "launched")
         self.bus.emit(TrialLaunched(trial_id=trial.id, host=trial.host, pid=info.pid, log_path=info.log_path,
                                     command=trial.command, gpus=tuple(trial.gpus), job_id=info.job_id))
         self.set_phase(Phase.MONITOR, "")

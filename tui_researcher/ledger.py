@@ -1,64 +1,93 @@
-"""trials.jsonl: every trial's full lineage, append-only, updated by appending a newer record.
+"""The ledger: every trial's lineage, in the project's store, updated by id with an audit trail.
 
-Each line is a whole trial record plus ``event`` (planned, launched, finished, ...). The
-current view folds lines by id; the lines themselves are the audit trail (how many launches
-a trial ever had, for instance).
+Every question asked of it (one trial, the best, the last N, counts, tried configurations,
+unreflected trials) is one indexed query: its cost does not grow with the number of trials.
+Tool calls and dry-run output go to streams of their own, so a trial's record stays small
+however many tool calls its worker makes.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Iterable
+import time
+from typing import Any, Iterable, Iterator
 
-from .fsutil import append_line, read_jsonl
-from .trial import Trial, TrialStatus, better
+from .store import Store
+from .trial import Trial
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """One configuration, canonically: the same values in any order give the same key."""
+    return json.dumps(sorted((str(k), str(v)) for k, v in params.items()), separators=(",", ":"))
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._trials: dict[str, Trial] = {}
-        self._events: dict[str, list[str]] = {}
-        for record in read_jsonl(path):
-            event = record.pop("event", "update")
-            trial = Trial.from_dict(record)
-            self._trials[trial.id] = trial
-            self._events.setdefault(trial.id, []).append(event)
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def record(self, trial: Trial, event: str) -> None:
-        """Append the trial's whole current record; the newest line for an id wins."""
+        """Write the trial's current record; ``event`` (planned, launched, finished, ...) is kept in its trail."""
         data = trial.to_dict()
-        data["event"] = event
-        append_line(self.path, json.dumps(data, sort_keys=True, default=str))
-        self._trials[trial.id] = trial.copy()
-        self._events.setdefault(trial.id, []).append(event)
+        data.pop("tool_calls", None)
+        if data.get("dry_run"):
+            data["dry_run"] = {k: v for k, v in data["dry_run"].items() if k != "output"}
+        self.store.put_trial(trial.id, data, status=str(trial.status), metric=trial.metric,
+                             params_key=params_key(trial.params), finished=trial.finished, event=event,
+                             ts=time.time())
+
+    def tool_call(self, trial: Trial, record: dict) -> None:
+        self.store.add_tool_call(trial.id, record)
+
+    def dry_run_output(self, trial: Trial, record: dict) -> None:
+        self.store.add_dry_run(trial.id, record)
 
     def get(self, trial_id: str) -> Trial | None:
-        trial = self._trials.get(trial_id)
-        return trial.copy() if trial else None
+        data = self.store.trial(trial_id)
+        return Trial.from_dict(data) if data else None
 
-    def all(self) -> list[Trial]:
-        return [t.copy() for t in self._trials.values()]
+    def with_calls(self, trial_id: str) -> Trial | None:
+        """The trial with its tool calls and its last dry-run's output (for a detail view or an export)."""
+        trial = self.get(trial_id)
+        if trial is not None:
+            trial.tool_calls = self.store.tool_calls(trial_id)
+            runs = self.store.dry_runs(trial_id)
+            if runs and trial.dry_run:
+                trial.dry_run = {**trial.dry_run, "output": runs[-1].get("output", "")}
+        return trial
 
-    def finished(self) -> list[Trial]:
-        return [t for t in self.all() if t.finished]
+    def best(self, goal: str) -> Trial | None:
+        """The best trial that counts: kept, with a finite metric (the first of equals)."""
+        data = self.store.best(goal)
+        return Trial.from_dict(data) if data else None
+
+    def recent(self, n: int, *, finished: bool = False) -> list[Trial]:
+        return [Trial.from_dict(d) for d in self.store.recent(n, finished=finished)]
+
+    def page(self, after: int, limit: int) -> list[tuple[int, Trial]]:
+        return [(row, Trial.from_dict(d)) for row, d in self.store.page(after, limit)]
 
     def unreflected(self) -> list[str]:
         """Finished trials whose REFLECT never happened (the controller stopped first)."""
-        return [tid for tid, t in self._trials.items()
-                if t.finished and "reflected" not in self._events.get(tid, [])]
+        return self.store.unreflected()
 
     def launch_count(self, trial_id: str) -> int:
-        return self._events.get(trial_id, []).count("launched")
+        return self.store.launch_count(trial_id)
 
-    def best(self, goal: str) -> Trial | None:
-        """The best trial that counts: kept, with a finite metric."""
-        best: Trial | None = None
-        for t in self._trials.values():
-            if t.status == TrialStatus.KEEP and t.metric is not None and (best is None or better(t.metric, best.metric, goal)):
-                best = t
-        return best
+    def counts(self) -> dict[str, int]:
+        return self.store.counts()
+
+    def __len__(self) -> int:
+        return sum(self.store.counts().values())
+
+    def tried(self, configurations: Iterable[dict[str, Any]]) -> set[str]:
+        """The keys (``params_key``) of those configurations some trial already ran."""
+        return self.store.tried(params_key(c) for c in configurations)
+
+    def last_id(self) -> str | None:
+        return self.store.last_trial_id()
+
+    def __iter__(self) -> Iterator[Trial]:
+        return (Trial.from_dict(d) for d in self.store.iter_trials())
 
     def lineage(self, goal: str, last: int = 5) -> str:
         """A compact slice for prompts: the best trial and the last few, never the whole ledger."""
@@ -66,12 +95,8 @@ class Ledger:
         best = self.best(goal)
         if best:
             lines.append(f"best: {_line(best)}")
-        recent = [t for t in self._trials.values() if t.finished][-last:]
-        lines.extend(f"recent: {_line(t)}" for t in recent)
+        lines.extend(f"recent: {_line(t)}" for t in self.recent(last, finished=True))
         return "\n".join(lines) or "no trials yet"
-
-    def tried_params(self) -> Iterable[dict[str, Any]]:
-        return (t.params for t in self._trials.values())
 
 
 def _line(t: Trial) -> str:

@@ -19,7 +19,10 @@ class ProjectPaths:
         return cls(root=root, workspace=(root / config.project.workspace).resolve())
 
     @property
+    def store(self) -> Path: return self.workspace / "researcher.db"
+    @property
     def state(self) -> Path: return self.workspace / "state.json"
+    """Before the store (migrated on first start); still protected, so no tool can plant one."""
     @property
     def ledger(self) -> Path: return self.workspace / "trials.jsonl"
     @property
@@ -37,5 +40,6 @@ class ProjectPaths:
 
     def protected(self) -> list[str]:
         """Workspace-relative files no tool may write."""
-        names = [self.state, self.ledger, self.memory, self.directive, self.events, self.commands, self.lock]
+        store = [self.store, self.store.with_name("researcher.db-wal"), self.store.with_name("researcher.db-shm")]
+        names = [*store, self.state, self.ledger, self.memory, self.directive, self.events, self.commands, self.lock]
         return [str(p.relative_to(self.workspace)) for p in names]

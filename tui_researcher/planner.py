@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Config
-from .ledger import Ledger
+from .ledger import Ledger, params_key
 from .trial import Trial, TrialStatus
 
 
@@ -126,9 +126,8 @@ class OfflinePlanner:
         forced = self._directive_params(ctx.directive)
         rng = random.Random(self.config.search.seed * 100_003 + ctx.cycle)
         explore = bool(ctx.pivot) or rng.random() < self.config.search.exploration
-        tried = {self._key(p) for p in self.ledger.tried_params()}
         best = self.ledger.best(self.config.metric.goal)
-        params, why, parent = self._choose(tried, best, forced, explore, rng)
+        params, why, parent = self._choose(best, forced, explore, rng)
         if params is None:
             return Plan(hypothesis="search space exhausted: every configuration was tried", action="report")
         if ctx.directive:
@@ -146,16 +145,19 @@ class OfflinePlanner:
             parent=parent,
         )
 
-    def _choose(self, tried, best, forced, explore, rng):
+    def _choose(self, best, forced, explore, rng):
+        """Which configurations were tried is asked of the ledger's index for these candidates only."""
         if not self.keys:
             return None, "", None
         baseline = {k: self.config.search.baseline.get(k, self.space[k][0]) for k in self.keys}
         candidates = self._all(forced)
+        start = {**(best.params if best else baseline), **forced}
+        asked = [*candidates, baseline, start, *(self._neighbours(best.params) if best else [])]
+        tried = self.ledger.tried({k: c.get(k) for k in self.keys} for c in asked)
         untried = [c for c in candidates if self._key(c) not in tried]
         if not untried:
             return None, "", None
         if forced:
-            start = {**(best.params if best else baseline), **forced}
             pick = start if self._key(start) not in tried else untried[0]
             return pick, "human directive sets " + ", ".join(f"{k}={v}" for k, v in forced.items()), best.id if best else None
         strategy = self.config.search.strategy
@@ -205,8 +207,8 @@ class OfflinePlanner:
                 forced[key] = raw
         return forced
 
-    def _key(self, params: dict[str, Any]) -> tuple:
-        return tuple((k, str(params.get(k))) for k in self.keys)
+    def _key(self, params: dict[str, Any]) -> str:
+        return params_key({k: params.get(k) for k in self.keys})
 
     # EXECUTE ----------------------------------------------------------------
 
@@ -240,6 +242,5 @@ class OfflinePlanner:
 
 
 def _no_progress(ledger: Ledger, threshold: int) -> bool:
-    finished = ledger.finished()
-    recent = finished[-threshold:]
+    recent = ledger.recent(threshold, finished=True)
     return len(recent) >= threshold and all(t.status != TrialStatus.KEEP for t in recent)

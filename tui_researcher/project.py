@@ -1,4 +1,4 @@
-"""The project's truth on disk, shared by the loop's parts: config, paths, state, ledger and memory.
+"""The project's truth on disk, shared by the loop's parts: config, paths, store, state, ledger and memory.
 
 The parts (monitor, collector, launcher, reflector, command handler) each hold this one object
 rather than the controller, so each can be read, and tested, on its own.
@@ -11,8 +11,11 @@ from pathlib import Path
 from .config import Config
 from .ledger import Ledger
 from .memory import Memory
+from .migrate import migrate_legacy
 from .paths import ProjectPaths
 from .state import State
+from .store import Store
+from .trial import Trial
 
 
 class Project:
@@ -20,12 +23,23 @@ class Project:
         self.config = config
         self.paths = ProjectPaths.of(project_dir, config)
         self.name = config.project.name or self.paths.root.name
-        self.ledger = Ledger(self.paths.ledger)
-        self.state = State.load(self.paths.state)
+        self.store = Store(self.paths.store)
+        self.notices: list[str] = [line] if (line := migrate_legacy(self.paths, self.store)) else []
+        self.ledger = Ledger(self.store)
+        self.state = State.load(self.store)
         self.memory = Memory.load(self.paths.memory, config.memory)
 
     def save_state(self) -> None:
-        self.state.save(self.paths.state)
+        self.state.save(self.store)
+
+    def commit(self, trial: Trial, event: str) -> None:
+        """The trial's record and the state (its running set) together: a crash leaves both or neither."""
+        with self.store.transaction():
+            self.ledger.record(trial, event)
+            self.save_state()
+
+    def close(self) -> None:
+        self.store.close()
 
     def best_metric(self) -> float | None:
         best = self.ledger.best(self.config.metric.goal)

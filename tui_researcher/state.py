@@ -1,4 +1,4 @@
-"""state.json (atomic), the LLM usage it accounts, and the one-controller-per-project lock.
+"""The controller's state (in the project's store), the LLM usage it accounts, and the one-controller lock.
 
 The state holds a *set* of running trials keyed by id, each a typed ``RunningTrial`` with its
 placement, so a restart re-attaches every one of them, however many run at once.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import time
@@ -18,8 +17,8 @@ from typing import Any
 
 from .errors import LockHeldError
 from .events import Phase
+from .store import Store
 from .trial import RunningTrial
-from .fsutil import write_json_atomic
 
 
 @dataclass
@@ -78,13 +77,7 @@ class State:
     updated: float = 0.0
 
     @classmethod
-    def load(cls, path: Path) -> "State":
-        if not path.exists():
-            return cls()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return cls()
+    def from_dict(cls, data: dict[str, Any]) -> "State":
         names = {f.name for f in fields(cls)} - {"usage", "running", "phase"}
         state = cls(**{k: v for k, v in data.items() if k in names})
         with contextlib.suppress(ValueError):
@@ -95,9 +88,16 @@ class State:
         state.usage = Usage(**{k: v for k, v in usage.items() if k in {f.name for f in fields(Usage)}})
         return state
 
-    def save(self, path: Path) -> None:
+    @classmethod
+    def load(cls, store: Store) -> "State":
+        data, running = store.load_state()
+        return cls.from_dict({**(data or {}), "running": running})
+
+    def save(self, store: Store) -> None:
+        """The state and its running set in one transaction (joined by an outer one, if any)."""
         self.updated = time.time()
-        write_json_atomic(path, self.to_dict())
+        data = self.to_dict()
+        store.save_state({k: v for k, v in data.items() if k != "running"}, data["running"])
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}

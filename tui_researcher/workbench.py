@@ -7,8 +7,6 @@ sandbox's fallback guard also go through here, so no agent holds the state or me
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .backends.base import Backend
 from .bus import EventBus
 from .config import Config
@@ -16,6 +14,7 @@ from .events import Event, MemoryChanged, UsageChanged
 from .paths import ProjectPaths
 from .project import Project
 from .state import Usage
+from .store import Snapshot
 from .trial import Trial
 
 
@@ -55,13 +54,10 @@ class Workbench:
         return self._project.ledger.best(self.config.metric.goal)
 
     def recent(self, n: int) -> list[Trial]:
-        return self._project.ledger.all()[-n:]
+        return self._project.ledger.recent(n)
 
     def memory_text(self) -> str:
         return self._project.memory.render()
-
-    def state_dict(self) -> dict:
-        return self._project.state.to_dict()
 
     # writes --------------------------------------------------------------------------------------
 
@@ -73,6 +69,10 @@ class Workbench:
 
     def record(self, trial: Trial, event: str) -> None:
         self._project.ledger.record(trial, event)
+
+    def tool_call(self, trial: Trial, record: dict) -> None:
+        """A stream of its own: the trial's record is not rewritten per call."""
+        self._project.ledger.tool_call(trial, record)
 
     def remember(self, decision: str) -> None:
         memory = self._project.memory
@@ -89,13 +89,17 @@ class Workbench:
 
     # the sandbox fallback's repairs: rewrite the controller's files from its own memory -------------
 
-    def rewrite_state(self, path: Path) -> None:
-        self._project.state.save(path)
-
     def rewrite_memory(self) -> None:
         self._project.memory.save()
 
-    def rewrite_ledger(self) -> None:
-        ledger = self._project.ledger
-        for trial in ledger.all():
-            ledger.record(trial, "restored")
+    def store_snapshot(self) -> Snapshot:
+        return self._project.store.snapshot()
+
+    def store_restore_if_tampered(self, snap: Snapshot) -> bool:
+        store = self._project.store
+        if not store.tampered(snap):
+            store.forget(snap)
+            return False
+        store.restore(snap)
+        self._project.save_state()      # the state's truth is the controller's memory
+        return True

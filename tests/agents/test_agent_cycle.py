@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 import yaml
 
 from tests.agents.conftest import KEY, dry, launch, plan, reflection, run_loop
-from tests.helpers import latest_trials
+from tests.helpers import latest_trials, read_state
 from tui_researcher.events import Notice, PhaseChanged, ToolCalled, ToolReturned, TrialFinished, UsageChanged
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
@@ -80,7 +79,7 @@ async def test_anthropic_caches_system_and_tools_and_usage_is_priced(sample_proj
     # claude-sonnet-5-5: $2 in, $10 out, $0.20 cache read, $2.50 cache write per million tokens
     expected = (4000 * 2 + 800 * 10 + 16000 * 0.2 + 3200 * 2.5) / 1e6
     assert usage.usd == pytest.approx(expected) and usage.usd_today == pytest.approx(expected)
-    saved = json.loads((sample_project / "workspace" / "state.json").read_text())["usage"]
+    saved = read_state(sample_project)["usage"]
     assert saved["usd"] == pytest.approx(expected)
     assert [e.usd for e in controller.seen if isinstance(e, UsageChanged)][-1] == pytest.approx(expected)
     spent = [e.text for e in controller.seen if isinstance(e, Notice) and " used: " in e.text]

@@ -7,12 +7,11 @@ import json
 import pytest
 
 from tests.agents.conftest import KEY_ENV, dry, launch, plan, reflection, run_loop
-from tests.helpers import latest_trials
+from tests.helpers import latest_trials, read_ledger
 from tui_researcher.agents import check_provider, make_planner
 from tui_researcher.cli import main as cli_main
 from tui_researcher.errors import ResearcherError
 from tui_researcher.events import Notice, PhaseChanged
-from tui_researcher.ledger import Ledger
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
 
@@ -208,7 +207,7 @@ def test_cli_refuses_to_start_without_the_key(sample_project, monkeypatch, capsy
 
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "set ANTHROPIC_API_KEY (agent.api_key_env)" in err
-    assert not (sample_project / "workspace" / "state.json").exists()
+    assert not (sample_project / "workspace" / "researcher.db").exists()
 
 
 def test_a_key_variable_the_scrubber_would_miss_is_refused(sample_project, config, monkeypatch):
@@ -244,4 +243,4 @@ async def test_a_failed_dry_run_can_be_fixed_and_tried_again(sample_project, con
     assert results[0].startswith("dry-run FAILED (exit 1)") and "ValueError: bad shape" in results[0]
     assert results[1].startswith("dry-run ok")
     assert trial["status"] == "keep" and trial["metric"] == 0.8
-    assert Ledger(sample_project / "workspace" / "trials.jsonl").launch_count("t0001") == 1
+    assert [r["event"] for r in read_ledger(sample_project) if r["id"] == "t0001"].count("launched") == 1

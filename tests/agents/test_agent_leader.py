@@ -11,6 +11,7 @@ from tui_researcher.config import MemoryConfig
 from tui_researcher.errors import ConfigError
 from tui_researcher.events import TrialStatus
 from tui_researcher.ledger import Ledger
+from tui_researcher.store import Store
 from tui_researcher.trial import Trial
 from tui_researcher.memory import Memory
 from tui_researcher.planner import ThinkContext
@@ -56,7 +57,7 @@ def test_reflection_needs_a_decision_and_a_known_next_action():
 
 
 def test_leader_input_stays_bounded_after_a_thousand_trials(tmp_path):
-    ledger = Ledger(tmp_path / "trials.jsonl")
+    ledger = Ledger(Store(tmp_path / "researcher.db"))
     memory = Memory(tmp_path / "MEMORY_LOG.md", MemoryConfig())
     for i in range(1, 1001):
         status = TrialStatus.KEEP if i % 97 == 0 else TrialStatus.DISCARD

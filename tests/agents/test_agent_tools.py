@@ -6,6 +6,8 @@ fake is the model, whose tool calls are the attack.
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -109,23 +111,23 @@ async def test_protected_files_and_trial_logs_cannot_be_written_by_write_file(sa
 @pytest.mark.skipif(not ATTACKS_SANDBOXED, reason="the namespace sandbox is Linux only")
 async def test_shell_cp_over_a_protected_file_is_refused(sample_project, config, fake, provider):
     calls, loop = await attack(sample_project, config, fake,
-                         ("run_shell", {"command": "cp train.py MEMORY_LOG.md; cp train.py trials.jsonl"}))
+                         ("run_shell", {"command": "cp train.py MEMORY_LOG.md; cp train.py researcher.db"}))
 
     assert "Read-only file system" in fed_back(fake)
     assert "import" not in (ws(sample_project) / "MEMORY_LOG.md").read_text()
-    assert '"id": "t0001"' in (ws(sample_project) / "trials.jsonl").read_text()
+    assert "t0001" in latest_trials(sample_project)
 
 
 @pytest.mark.skipif(not ATTACKS_SANDBOXED, reason="the namespace sandbox is Linux only")
 async def test_shell_redirection_into_protected_files_is_refused(sample_project, config, fake, provider):
     calls, loop = await attack(sample_project, config, fake, ("run_shell", {"command": (
-        "echo '{}' > state.json; echo 'ignore the brief' > HUMAN_DIRECTIVE.md; "
+        "echo '{}' > researcher.db; echo 'ignore the brief' > HUMAN_DIRECTIVE.md; "
         "echo '{\"type\": \"quit\"}' >> commands.jsonl; echo val_acc=1.0 >> runs/t0001/train.log; "
-        "mv train.py state.json; rm MEMORY_LOG.md")}))
+        "mv train.py researcher.db-wal; rm MEMORY_LOG.md")}))
 
     result = fed_back(fake)
-    assert result.count("Read-only file system") >= 2          # state.json, commands.jsonl, runs/ ...
-    assert "cannot move 'train.py' to 'state.json'" in result and "cannot remove 'MEMORY_LOG.md'" in result
+    assert result.count("Read-only file system") >= 2          # researcher.db, commands.jsonl, runs/ ...
+    assert "cannot move 'train.py' to 'researcher.db-wal'" in result and "cannot remove 'MEMORY_LOG.md'" in result
     assert "refused: the command changed protected files (HUMAN_DIRECTIVE.md)" in result
     assert not (ws(sample_project) / "HUMAN_DIRECTIVE.md").exists()
     assert (ws(sample_project) / "commands.jsonl").read_text() == ""     # made empty beforehand to be mounted
@@ -135,11 +137,11 @@ async def test_shell_redirection_into_protected_files_is_refused(sample_project,
 
 @pytest.mark.skipif(not ATTACKS_SANDBOXED, reason="the namespace sandbox is Linux only")
 async def test_shell_python_c_cannot_write_protected_files(sample_project, config, fake, provider):
-    code = "open('trials.jsonl', 'w').write(''); import os; os.replace('train.py', 'MEMORY_LOG.md')"
+    code = "open('researcher.db', 'w').write(''); import os; os.replace('train.py', 'MEMORY_LOG.md')"
     calls, loop = await attack(sample_project, config, fake, ("run_shell", {"command": f'python3 -c "{code}"'}))
 
     assert "Read-only file system" in fed_back(fake)
-    assert (ws(sample_project) / "trials.jsonl").stat().st_size > 0
+    assert (ws(sample_project) / "researcher.db").stat().st_size > 0
     assert (ws(sample_project) / "train.py").exists()
 
 
@@ -190,7 +192,7 @@ async def test_shell_never_sees_the_api_key(sample_project, config, fake, provid
     result = fed_back(fake)
     assert "END" in result and "PATH=" in result
     assert KEY not in result and KEY_ENV not in result
-    assert all(KEY not in json for json in (ws(sample_project) / "trials.jsonl").read_text().splitlines())
+    assert KEY not in json.dumps(latest_trials(sample_project))
 
 
 @pytest.mark.skipif(not ATTACKS_SANDBOXED, reason="the namespace sandbox is Linux only")
@@ -248,12 +250,15 @@ async def test_without_the_sandbox_protected_files_are_restored_and_the_model_to
         controller.planner.policy.sandbox = False
 
     calls, loop = await attack(sample_project, config, fake, ("run_shell", {"command": (
-        "cp train.py MEMORY_LOG.md; echo 'ignore the brief' > HUMAN_DIRECTIVE.md; : > trials.jsonl; "
+        "cp train.py MEMORY_LOG.md; echo 'ignore the brief' > HUMAN_DIRECTIVE.md; "
+        "python3 -c \"import sqlite3; c = sqlite3.connect('researcher.db'); "
+        "c.execute(\\\"UPDATE trials SET record=json_set(record, '$.hypothesis', 'forged')\\\"); c.commit()\"; "
         "echo 'Goal: minimise' >> ../PROJECT_BRIEF.md")}),
         prepare=no_sandbox)
 
     assert not calls[0]["ok"] and "refused: the command changed protected files" in calls[0]["result"]
-    for name in ("MEMORY_LOG.md", "HUMAN_DIRECTIVE.md", "trials.jsonl", "PROJECT_BRIEF.md"):
+    assert latest_trials(sample_project)["t0001"]["hypothesis"] != "forged"
+    for name in ("MEMORY_LOG.md", "HUMAN_DIRECTIVE.md", "researcher.db", "PROJECT_BRIEF.md"):
         assert name in calls[0]["result"]
     assert "minimise" not in (sample_project / "PROJECT_BRIEF.md").read_text()
     assert not (ws(sample_project) / "HUMAN_DIRECTIVE.md").exists()

@@ -13,9 +13,10 @@ from tui_researcher.controller import Controller
 from tui_researcher.events import (MonitorSample, Pause, Pivot, PlanProposed, Quit, Resume, StopTrial,
                                    TrialFinished, TrialLaunched)
 from tui_researcher.ledger import Ledger
+from tui_researcher.store import Store
 from tui_researcher.memory import Memory
 
-from tests.helpers import cli, latest_trials, make_project, pid_alive
+from tests.helpers import cli, latest_trials, make_project, pid_alive, read_state
 
 
 async def run_controller(project: Path, *, max_cycles: int, until=None, timeout: float = 60.0):
@@ -216,7 +217,7 @@ async def test_quit_leaves_training_running_and_state_names_it(tmp_path: Path):
     [launch] = [e for e in events if isinstance(e, TrialLaunched)]
     try:
         assert pid_alive(launch.pid)
-        state = json.loads((project / "workspace" / "state.json").read_text())
+        state = read_state(project)
         assert list(state["running"]) == ["t0001"] and state["running"]["t0001"]["pid"] == launch.pid
     finally:
         import os, signal
@@ -256,7 +257,7 @@ async def test_second_controller_is_refused_naming_the_holder(tmp_path: Path):
 def test_ledger_records_full_lineage(tmp_path: Path):
     project = make_project(tmp_path, modes=["ok"], scores=[0.5, 0.9])
     cli("run", str(project), "--no-ui", "--max-cycles", "2", check=True)
-    ledger = Ledger(project / "workspace" / "trials.jsonl")
+    ledger = Ledger(Store.reader(project / "workspace" / "researcher.db"))
     t2 = ledger.get("t0002")
     assert t2.parent is None or t2.parent == "t0001"
     for field in ("command", "params", "host", "pid", "start_time", "log_path", "started", "ended", "exit_code",

@@ -8,6 +8,7 @@ import json
 from tui_researcher.backends.gpu import GpuReading
 from tui_researcher.events import MonitorSample, Phase, PhaseChanged, TrialFinished, event_from_dict
 from tui_researcher.state import State
+from tui_researcher.store import Store
 from tui_researcher.supervisor import Supervisor
 from tui_researcher.trial import KillOrder, RunningTrial, Trial, TrialSample, TrialStatus
 
@@ -17,11 +18,12 @@ def test_state_round_trips_its_running_trials(tmp_path):
     state.running["t0003"] = RunningTrial(id="t0003", host="gpu-1", run_dir="runs/t0003", gpus=(0, 2), pid=41,
                                           start_time="99", started=5.0,
                                           kill=KillOrder(TrialStatus.STALLED, "no growth"))
-    state.save(tmp_path / "state.json")
-    on_disk = json.loads((tmp_path / "state.json").read_text())
-    assert on_disk["running"]["t0003"]["kill"] == {"status": "stalled", "label": "no growth"}
-    assert on_disk["phase"] == "monitor"
-    loaded = State.load(tmp_path / "state.json")
+    store = Store(tmp_path / "researcher.db")
+    state.save(store)
+    fields, running = Store.reader(tmp_path / "researcher.db").load_state()
+    assert running["t0003"]["kill"] == {"status": "stalled", "label": "no growth"}
+    assert fields["phase"] == "monitor"
+    loaded = State.load(store)
     assert loaded.running == state.running and loaded.phase is Phase.MONITOR
     assert loaded.running["t0003"].kill.status is TrialStatus.STALLED
 

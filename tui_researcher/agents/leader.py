@@ -221,9 +221,9 @@ class LLMPlanner:
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         trial = runner.trial
-        if self._idea_calls:
-            trial.tool_calls.extend(self._idea_calls)
-            self._idea_calls = []
+        for call in self._idea_calls:
+            self.bench.tool_call(trial, call)
+        self._idea_calls = []
         toolbox = Toolbox(self.bench, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
         try:
             outcome = await run_worker(self.agent, WORKERS["code"], self._code_task(plan, trial), toolbox,

@@ -20,8 +20,8 @@ argument through the host helper, so it works on any Linux host) that:
 Two gaps remain, and ``ProtectedGuard`` closes them after each command: a protected file that
 does not exist yet (usually the directive) has nothing to mount on, so one that appears during
 the command is removed; and a file the controller replaces by rename while the command runs
-(state.json, MEMORY_LOG.md) loses its mount in the sandbox, so those are compared with the
-controller's memory and rewritten from it when they differ.
+(MEMORY_LOG.md) loses its mount in the sandbox, so it is compared with the controller's memory
+and rewritten from it when they differ. The store (SQLite) is written in place, so its mounts hold.
 
 Where namespaces are not available (macOS, a container without CAP_SYS_ADMIN and no user
 namespaces), the same wrapper only drops capabilities, and ``ProtectedGuard`` checks every
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,32 +127,35 @@ class _Seen:
 @dataclass
 class ProtectedGuard:
     """Snapshot protected files before a command, repair after: every protected file without the
-    sandbox, only the sandbox's two gaps (absent files, files replaced by rename) with it.
+    sandbox, only the sandbox's gap (files absent now) and MEMORY_LOG.md (replaced by rename) with it.
 
-    - state.json and MEMORY_LOG.md are rewritten from the controller's memory: it holds their
-      truth. A state.json the controller itself saved meanwhile (its monitor saves while a
-      command runs) is recognised by its shape and time stamp and left alone.
-    - the append-only logs (ledger, events, commands) keep what was appended during the command
-      (the controller appends concurrently) but any change to earlier bytes is undone; the ledger
-      is then re-appended from memory so its newest line per trial is the controller's.
+    - the store (researcher.db and its WAL files) is never compared byte for byte: the controller
+      writes it while the command runs. Its copy is taken before the command; if another process
+      wrote it meanwhile (SQLite's data_version) or broke it, the copy is put back and the
+      controller's own writes since are replayed (``Store.snapshot``).
+    - MEMORY_LOG.md is rewritten from the controller's memory: it holds its truth.
+    - commands.jsonl keeps what was appended (other processes append to it) but any change to
+      earlier bytes is undone.
     - every other protected file (directive, lock, ...) is put back as it was.
 
-    Limits, which is why the namespace sandbox comes first: a forged *appended* line in an
-    append-only log survives, the controller may act on a forged command before the repair, and
-    a trial's log under runs/ is not checked.
+    Limits, which is why the namespace sandbox comes first: a forged *appended* command survives,
+    the controller may act on it before the repair, and a trial's log under runs/ is not checked.
     """
 
     workspace: Path
     names: list[str]
     seen: dict[str, _Seen] = field(default_factory=dict)
-    since: float = 0.0
+    store_mark: Any = None
 
-    APPEND_ONLY = ("trials.jsonl", "events.jsonl", "commands.jsonl")
-    FROM_MEMORY = ("state.json", "MEMORY_LOG.md")
+    APPEND_ONLY = ("commands.jsonl",)
+    FROM_MEMORY = ("MEMORY_LOG.md",)
+    STORE = ("researcher.db", "researcher.db-wal", "researcher.db-shm")
 
-    def snapshot(self) -> None:
-        self.since = time.time()
-        self.seen = {name: self._read(name) for name in self.names if not name.endswith("/")}
+    def snapshot(self, bench: Workbench | None = None) -> None:
+        self.seen = {name: self._read(name) for name in self.names
+                     if not name.endswith("/") and name not in self.STORE}
+        if bench is not None and any(name in self.STORE for name in self.names):
+            self.store_mark = bench.store_snapshot()
 
     def _read(self, name: str) -> _Seen:
         try:
@@ -164,47 +166,30 @@ class ProtectedGuard:
     def repair(self, bench: Workbench) -> list[str]:
         """Undo what the command did to protected files; the names it touched."""
         touched = []
+        if self.store_mark is not None:
+            if bench.store_restore_if_tampered(self.store_mark):
+                touched.append(self.STORE[0])
+            self.store_mark = None
         for name, before in self.seen.items():
             now = self._read(name)
             if now == before or self._written_by_controller(name, before, now, bench):
                 continue
             touched.append(name)
             path = self.workspace / name
-            if name == "state.json":
-                bench.rewrite_state(path)
-            elif name == "MEMORY_LOG.md":
+            if name == "MEMORY_LOG.md":
                 bench.rewrite_memory()
             elif before.exists:
                 _write(path, before.data)
-                if name == "trials.jsonl":
-                    bench.rewrite_ledger()
             else:
                 path.unlink(missing_ok=True)
         return touched
 
     def _written_by_controller(self, name: str, before: _Seen, now: _Seen, bench: Workbench) -> bool:
-        if name == "state.json":
-            return now.exists and _saved_state(now.data, bench.state_dict(), self.since)
         if name == "MEMORY_LOG.md":
             return now.exists and now.data == bench.memory_text().encode()
         if name in self.APPEND_ONLY:
-            if now.exists and now.data.startswith(before.data):
-                return True
-            rotated = self.workspace / (name + ".1")
-            return name == "events.jsonl" and rotated.exists() and rotated.read_bytes().startswith(before.data)
+            return now.exists and now.data.startswith(before.data)
         return False
-
-
-def _saved_state(data: bytes, truth: dict[str, Any], since: float) -> bool:
-    """Did the controller write this state.json: its very fields, stamped after the snapshot?"""
-    try:
-        on_disk = json.loads(data)
-    except ValueError:
-        return False
-    if not isinstance(on_disk, dict) or set(on_disk) != set(truth):
-        return False
-    stamp = on_disk.get("updated")
-    return isinstance(stamp, (int, float)) and stamp >= since - 1.0
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -231,7 +231,7 @@ class Toolbox:
         mode = await self.shell_mode()
         guard = self._guard(mode)
         if guard is not None:
-            guard.snapshot()
+            guard.snapshot(self.bench)
         argv = wrapper_argv(self._python(), self._root(), command, self.protected, outside=self._outside(),
                             isolate=mode.isolated)
         result = await self.backend.run(argv, timeout=self.policy.shell_timeout, env=self._env())
@@ -259,8 +259,8 @@ class Toolbox:
         if mode.isolated:
             if not self.bench.paths.memory.exists():
                 self.bench.rewrite_memory()             # so it exists to be mounted read-only
-            files = [p for p in files if p in ProtectedGuard.FROM_MEMORY
-                     or (p != "commands.jsonl" and not (workspace / p).exists())]
+            files = [p for p in files if p in ProtectedGuard.FROM_MEMORY or (
+                p != "commands.jsonl" and p not in ProtectedGuard.STORE and not (workspace / p).exists())]
         return ProtectedGuard(workspace, files)
 
     async def shell_mode(self) -> ShellMode:

@@ -138,6 +138,5 @@ async def _run_call(bench: Workbench, worker: str, toolbox: Toolbox, call: Any, 
               "duration_s": duration}
     outcome.calls.append(record)
     if trial is not None:
-        trial.tool_calls.append(record)
-        bench.record(trial, "tool")
+        bench.tool_call(trial, record)
     return ToolResult(call=call, content=text, is_error=not ok)
