@@ -117,7 +117,6 @@ async def test_run_past_its_timeout_kills_the_whole_process_group(backends):
     result = await backend.run([PY, "spawner.py"], timeout=1.5)
 
     assert result.timed_out and not result.ok
-    assert result.duration < 10
     grandchild = int(await backend.read_file("child.pid"))
     await wait_until(lambda: not process_alive(grandchild), 5, "the grandchild to be killed with its group")
 
