@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from .backends.helper import pid_alive
 from .config import Config
 from .errors import ResearcherError
 from .ledger import Ledger
@@ -51,7 +52,7 @@ def summary(config: Config, paths: ProjectPaths) -> dict[str, Any]:
         store.close()
     return {
         "project": config.project.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
-        "paused": state.paused, "controller": "running" if _alive(state.controller_pid) else "not running",
+        "paused": state.paused, "controller": "running" if pid_alive(state.controller_pid) else "not running",
         "metric": config.metric.name, "goal": config.metric.goal,
         "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
@@ -98,16 +99,6 @@ def export(paths: ProjectPaths, fmt: str, out: TextIO) -> int:
         count += 1
     store.close()
     return count
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
 
 
 def write_export(paths: ProjectPaths, fmt: str, target: Path | None) -> str:
