@@ -29,6 +29,7 @@ from tui_researcher.ledger import Ledger
 from tui_researcher.trial import Trial  # noqa: E402
 from tui_researcher.memory import Memory, load_brief  # noqa: E402
 from tui_researcher.planner import ThinkContext  # noqa: E402
+from tui_researcher.store import Store  # noqa: E402
 
 REFERENCE = {"leader": 1604, "code worker": 3296, "code worker tools": 1833}
 BRIEF = Path(__file__).resolve().parent.parent / "sample_projects" / "spirals" / "PROJECT_BRIEF.md"
@@ -44,7 +45,7 @@ def openai_tools(specs) -> str:
 
 
 def simulate(cycles: int, workdir: Path) -> ThinkContext:
-    ledger = Ledger(workdir / "trials.jsonl")
+    ledger = Ledger(Store(workdir / "researcher.db"))
     memory = Memory(workdir / "MEMORY_LOG.md", MemoryConfig())
     best = 0.0
     for i in range(1, cycles + 1):

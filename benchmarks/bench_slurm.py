@@ -31,6 +31,7 @@ from tests.slurm_cluster import SlurmCluster, missing_reason  # noqa: E402
 from tui_researcher.backends.slurm import slurm_backend  # noqa: E402
 from tui_researcher.config import load_config  # noqa: E402
 from tui_researcher.controller import Controller  # noqa: E402
+from tui_researcher.store import Store  # noqa: E402
 
 
 async def run_loop(root: Path, *, trials: int, seconds: float, parallel: int, poll: float) -> dict:
@@ -48,8 +49,9 @@ async def run_loop(root: Path, *, trials: int, seconds: float, parallel: int, po
     if len(done) != trials or bad:
         raise SystemExit(f"max_parallel {parallel}: not every trial gave a metric: {bad}")
     runs = project / "workspace"
-    collected = {e["trial_id"]: e["ts"] for e in map(json.loads, (runs / "events.jsonl").read_text().splitlines())
-                 if e.get("type") == "finish"}
+    store = Store.reader(runs / "researcher.db")
+    collected = {e["trial_id"]: e["ts"] for _, e in store.events_after(0, 1_000_000) if e.get("type") == "finish"}
+    store.close()
     jobs = []
     for t in done:
         submitted = json.loads((runs / t["run_dir"] / "job.json").read_text())["submitted"]

@@ -8,6 +8,7 @@ configuration from the ledger, the controller dry-runs and launches it. LLM lead
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import shlex
@@ -117,6 +118,8 @@ class OfflinePlanner:
         self.ledger = ledger
         self.space = config.search.space
         self.keys = list(self.space)
+        self.grid_from: dict[tuple, int] = {}
+        """Per set of pinned values, how far grid order is known to be tried (the ledger only grows)."""
 
     # THINK ------------------------------------------------------------------
 
@@ -146,41 +149,40 @@ class OfflinePlanner:
         )
 
     def _choose(self, best, forced, explore, rng):
-        """Which configurations were tried is asked of the ledger's index for these candidates only."""
+        """Which configurations were tried is asked of the ledger's index, for candidates only."""
         if not self.keys:
             return None, "", None
         baseline = {k: self.config.search.baseline.get(k, self.space[k][0]) for k in self.keys}
-        candidates = self._all(forced)
         start = {**(best.params if best else baseline), **forced}
-        asked = [*candidates, baseline, start, *(self._neighbours(best.params) if best else [])]
-        tried = self.ledger.tried({k: c.get(k) for k in self.keys} for c in asked)
-        untried = [c for c in candidates if self._key(c) not in tried]
-        if not untried:
+        neighbours = self._neighbours(best.params) if best else []
+        tried = self.ledger.tried(self._norm(c) for c in [baseline, start, *neighbours])
+        pool = _Untried(self, forced, rng)
+        if pool.exhausted():
             return None, "", None
         if forced:
-            pick = start if self._key(start) not in tried else untried[0]
+            pick = start if self._key(start) not in tried else pool.first()
             return pick, "human directive sets " + ", ".join(f"{k}={v}" for k, v in forced.items()), best.id if best else None
         strategy = self.config.search.strategy
         if self._key(baseline) not in tried:
             return baseline, "baseline configuration first, to have a reference", None
         if strategy == "grid":
-            return untried[0], "next point of the grid", None
+            return pool.first(), "next point of the grid", None
         if strategy == "random" or best is None or explore:
-            pick = rng.choice(untried)
-            return pick, "explore: a random untried configuration", best.id if best else None
-        neighbours = [n for n in self._neighbours(best.params) if self._key(n) not in tried]
+            return pool.any(), "explore: a random untried configuration", best.id if best else None
+        neighbours = [n for n in neighbours if self._key(n) not in tried]
         if not neighbours:
-            pick = rng.choice(untried)
-            return pick, f"every neighbour of {best.id} was tried: explore elsewhere", best.id
+            return pool.any(), f"every neighbour of {best.id} was tried: explore elsewhere", best.id
         rng.shuffle(neighbours)
         pick = neighbours[0]
         changed = [k for k in self.keys if pick.get(k) != best.params.get(k)]
         return pick, (f"refine the best ({best.id}): move " +
                       ", ".join(f"{k} {best.params.get(k)} -> {pick[k]}" for k in changed)), best.id
 
-    def _all(self, forced: dict[str, Any]) -> list[dict[str, Any]]:
-        axes = [[forced[k]] if k in forced else self.space[k] for k in self.keys]
-        return [dict(zip(self.keys, combo)) for combo in itertools.product(*axes)]
+    def _axes(self, forced: dict[str, Any]) -> list[list[Any]]:
+        return [[forced[k]] if k in forced else self.space[k] for k in self.keys]
+
+    def _norm(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: params.get(k) for k in self.keys}
 
     def _neighbours(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
@@ -239,6 +241,68 @@ class OfflinePlanner:
         threshold = self.config.agent.no_progress_fallback_threshold
         next_action = "pivot" if threshold and ctx.free_slots >= 0 and _no_progress(self.ledger, threshold) else "iterate"
         return Reflection(decision=decision, next_action=next_action, milestone=milestone)
+
+
+class _Untried:
+    """Untried configurations of the space, found without listing every trial.
+
+    A space of up to ``SMALL_SPACE`` points is listed whole (one indexed query for all of it);
+    a larger one is sampled at random, or walked in grid order a chunk at a time, so a THINK
+    costs the same at the 100th trial and the 100,000th.
+    """
+
+    SMALL_SPACE = 5_000
+    CHUNK = 500
+
+    def __init__(self, planner: OfflinePlanner, forced: dict[str, Any], rng: random.Random) -> None:
+        self.planner, self.rng = planner, rng
+        self.axes = planner._axes(forced)
+        self.size = math.prod(len(a) for a in self.axes)
+        self._listed: list[dict[str, Any]] | None = None
+        self._first: dict[str, Any] | None = None
+        self._searched = False
+
+    def _untried(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        tried = self.planner.ledger.tried(candidates)
+        return [c for c in candidates if self.planner._key(c) not in tried]
+
+    def _list(self) -> list[dict[str, Any]]:
+        if self._listed is None:
+            self._listed = self._untried([dict(zip(self.planner.keys, c)) for c in itertools.product(*self.axes)])
+        return self._listed
+
+    def exhausted(self) -> bool:
+        if self.size <= self.SMALL_SPACE:
+            return not self._list()
+        return len(self.planner.ledger) >= self.size and self.first() is None
+
+    def first(self) -> dict[str, Any] | None:
+        """The first untried point in grid order, walking on from where the last walk stopped."""
+        if self.size <= self.SMALL_SPACE:
+            listed = self._list()
+            return listed[0] if listed else None
+        if not self._searched:
+            self._searched = True
+            cursor_key = tuple(len(a) if len(a) > 1 else a[0] for a in self.axes)
+            start = self.planner.grid_from.get(cursor_key, 0)
+            combos = itertools.islice(itertools.product(*self.axes), start, None)
+            while self._first is None and (chunk := list(itertools.islice(combos, self.CHUNK))):
+                found = self._untried([dict(zip(self.planner.keys, c)) for c in chunk])
+                self._first = found[0] if found else None
+                start += 0 if found else len(chunk)
+            self.planner.grid_from[cursor_key] = start
+        return self._first
+
+    def any(self) -> dict[str, Any] | None:
+        if self.size <= self.SMALL_SPACE:
+            listed = self._list()
+            return self.rng.choice(listed) if listed else None
+        for _ in range(8):
+            batch = [{k: self.rng.choice(a) for k, a in zip(self.planner.keys, self.axes)} for _ in range(64)]
+            found = self._untried(batch)
+            if found:
+                return found[0]
+        return self.first()
 
 
 def _no_progress(ledger: Ledger, threshold: int) -> bool:

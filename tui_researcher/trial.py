@@ -105,17 +105,17 @@ class Trial:
     dry_run: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, shallow: for JSON (the store) or for reading; ``copy`` for an independent trial."""
+        return {name: getattr(self, name) for name in _TRIAL_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Trial":
-        names = {f.name for f in fields(cls)}
-        trial = cls(**{k: v for k, v in data.items() if k in names})
+        trial = cls(**{k: v for k, v in data.items() if k in _TRIAL_FIELDS})
         trial.status = status_of(trial.status)
         return trial
 
     def copy(self) -> "Trial":
-        return Trial.from_dict(self.to_dict())
+        return Trial.from_dict(asdict(self))
 
     @property
     def finished(self) -> bool:
@@ -130,6 +130,9 @@ class Trial:
         if self.started is None:
             return None
         return (self.ended or time.time()) - self.started
+
+
+_TRIAL_FIELDS = tuple(f.name for f in fields(Trial))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import cli, latest_trials, make_project, pid_alive, read_ledger, start_cli, wait_for
+from tests.helpers import cli, latest_trials, make_project, pid_alive, read_ledger, read_state, start_cli, wait_for
 
 
 def ssh_config(project: Path, server, remote: Path, **extra) -> None:
@@ -38,7 +37,7 @@ def test_sample_project_runs_over_ssh_with_code_seeded_on_the_host(sample_projec
     assert (remote / "runs" / "t0001" / "train.log").read_text().count("val_acc=") >= 10
     assert not (sample_project / "workspace" / "runs").exists()
     # the controller's own files stay on the laptop
-    assert (sample_project / "workspace" / "state.json").exists() and not (remote / "state.json").exists()
+    assert (sample_project / "workspace" / "researcher.db").exists() and not (remote / "researcher.db").exists()
 
 
 def test_controller_killed_during_ssh_trial_reattaches_to_the_remote_pid(tmp_path: Path, sshd):
@@ -51,13 +50,10 @@ def test_controller_killed_during_ssh_trial_reattaches_to_the_remote_pid(tmp_pat
     first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
 
     def running_pid():
-        try:
-            return json.loads((project / "workspace" / "state.json").read_text())["running"]["t0001"]["pid"]
-        except (OSError, KeyError, TypeError, json.JSONDecodeError):
-            return None
+        return read_state(project).get("running", {}).get("t0001", {}).get("pid")
 
     try:
-        pid = wait_for(running_pid, timeout=60, what="the remote pid in state.json")
+        pid = wait_for(running_pid, timeout=60, what="the remote pid in the stored state")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         assert pid_alive(pid), "remote training must survive the controller and its connection"

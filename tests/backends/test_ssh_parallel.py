@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 import yaml
 
-from tests.helpers import cli, latest_trials, make_project, pid_alive, read_ledger, start_cli, wait_for
+from tests.helpers import cli, latest_trials, make_project, pid_alive, read_ledger, read_state, start_cli, wait_for
 
 
 def two_host_project(tmp_path: Path, server, *, seconds: float, scores: list, max_parallel: int) -> Path:
@@ -46,9 +45,8 @@ def test_restart_reattaches_every_trial_on_two_hosts(tmp_path: Path, sshd):
     first = start_cli("run", str(project), "--no-ui", "--max-cycles", "3", log=tmp_path / "first.log")
 
     def running():
-        try:
-            state = json.loads((project / "workspace" / "state.json").read_text())
-        except (OSError, json.JSONDecodeError):
+        state = read_state(project)
+        if not state:
             return None
         placed = {tid: p for tid, p in state["running"].items() if p.get("pid")}
         return placed if len(placed) == 3 else None

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 from pathlib import Path
 
-from tests.helpers import kill_group, latest_trials, read_ledger, start_cli, wait_for
+from tests.helpers import kill_group, latest_trials, read_ledger, read_state, start_cli, wait_for
 from tests.slurm.projects import (
     assert_six_trials_ran_three_at_a_time_each_on_its_own_gpu,
     run_until_done,
@@ -53,14 +52,13 @@ async def test_controller_killed_while_jobs_pend_and_run_reattaches_every_job_wi
         cluster: SlurmCluster, tmp_path: Path):
     blocker = hold_gpus(cluster, tmp_path, 2)
     project = slurm_project(tmp_path, scores=[0.1, 0.2, 0.3], mode="wait", seconds=0, max_parallel=3)
-    state_path = project / "workspace" / "state.json"
     first = start_cli("run", str(project), "--no-ui", "--max-cycles", "3", log=tmp_path / "first.log")
     try:
         def two_running_one_pending():
             if first.poll() is not None:
                 raise AssertionError(f"the controller exited: {(tmp_path / 'first.log').read_text()[-2000:]}")
             jobs = our_jobs(cluster, project)
-            running = json.loads(state_path.read_text()).get("running", {}) if state_path.exists() else {}
+            running = read_state(project).get("running", {})
             return (sorted(jobs.values()) == ["PENDING", "RUNNING", "RUNNING"]
                     and sorted(p.get("job_id") for p in running.values()) == sorted(jobs)) and jobs
         before = wait_for(two_running_one_pending, timeout=60, what="2 jobs running and 1 pending")
