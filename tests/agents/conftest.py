@@ -99,3 +99,57 @@ def dry(command: str) -> dict:
 
 def launch(command: str) -> dict:
     return {"tool": "launch_experiment", "args": {"command": command, "dry_run": False}}
+
+
+BRIEF_MORE = """
+**Background.** Two interleaved spirals are the classic case where a linear model fails and a small
+MLP has to bend its decision boundary twice around the centre. The data are 400 points, 300 for
+training and 100 for validation, drawn once from a fixed seed; the script prints `val_acc=` after
+every epoch and the controller keeps the last value.
+
+**What we know.** With four hidden units the network underfits whatever the learning rate: the
+boundary stays nearly straight and accuracy sits near 0.6. Eight units reach the high 0.8s when
+the learning rate is large enough; sixteen and thirty-two units reach 0.95 and above, but a rate of
+0.3 with thirty-two units sometimes diverges in the first epochs. Ten epochs are enough to rank
+configurations; forty epochs add one or two points at the top. Accuracy is noisy by about one
+point between neighbouring configurations, so a gain smaller than that is not a gain.
+
+**Ideas worth trying, one at a time.** Raise the learning rate before the width; then widen; then
+lengthen training. If two neighbouring configurations tie, prefer the cheaper one (fewer units,
+fewer epochs). A configuration that diverged once is worth one retry with a smaller rate, never
+two. Changes to the script itself (a different activation, weight initialisation, a learning rate
+schedule, mini-batches instead of full-batch steps) are welcome once the three knobs are explored,
+each as its own trial with a flag that keeps the old behaviour the default.
+
+**Constraints.** Runs must stay under five seconds of CPU. Do not add dependencies: the script is
+standard library only and must stay that way. Keep every change inside `workspace/`, keep the
+`val_acc=` line format the controller parses, and keep the dry-run fast (it must not train).
+
+**Reporting.** When val_acc stays above 0.97 for three trials in a row, or nothing improves for
+five trials, write the report: the best configuration, the table of trials and what did not work.
+"""
+
+
+def long_brief(project: Path) -> str:
+    """The sample's brief grown to a realistic length (under memory.brief_max_chars): with it, the
+    leader's stable prefix (system, schema, brief) passes the 1,024-token caching minimum."""
+    path = project / "PROJECT_BRIEF.md"
+    text = path.read_text() + BRIEF_MORE
+    path.write_text(text)
+    return text
+
+
+def script_cycles(fake: FakeLLM, cycles: int, *, read_first: bool = True) -> list[str]:
+    """``cycles`` THINK, code-worker and REFLECT answers; the worker reads train.py, notes, dry-runs
+    and launches, as a real dispatch does. Returns the commands, one per cycle."""
+    commands = []
+    for i in range(cycles):
+        lr, hidden = (0.03, 0.1, 0.3)[i % 3], (8, 16, 32)[i // 3 % 3]
+        command = f"python3 train.py --lr {lr} --hidden {hidden} --epochs 10"
+        commands.append(command)
+        fake.script("think", plan(command))
+        steps = [{"tool": "read_file", "args": {"path": "train.py"}}] if read_first else []
+        steps.append({"tool": "write_file", "args": {"path": f"notes/c{i + 1}.md", "content": f"try {command}\n"}})
+        fake.script("code", *steps, dry(command), launch(command))
+        fake.script("reflect", reflection())
+    return commands

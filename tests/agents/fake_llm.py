@@ -12,6 +12,11 @@ the writing worker. Each route has its own queue of scripted replies:
     {"status": 429, "headers": {"retry-after": "0.2"}}
     {"delay": 3.0, ...}                            wait before answering (to time out a client)
     {..., "repeat": True}                          answer this forever
+    {..., "usage": {"input": 10, ...}}             report these tokens for this reply
+
+Token usage is modelled (``fake_cache``: characters / 4, prompt caching at the real minimums)
+unless ``fake.usage`` or a reply's ``usage`` fixes the figures. Each ``Seen`` keeps the usage
+the server reported.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.agents.fake_cache import PromptCache, TooManyBreakpoints, tokens
+
 
 @dataclass
 class Seen:
@@ -33,6 +40,7 @@ class Seen:
     body: dict
     headers: dict
     at: float
+    usage: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -42,8 +50,9 @@ class FakeLLM:
     papers: list[dict] = field(default_factory=list)
     paper_delay: float = 0.0
     paper_queries: list[str] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=lambda: {"input": 120, "output": 30, "cache_read": 0,
-                                                           "cache_write": 0})
+    usage: dict[str, int] | None = None
+    """Fixed figures for every reply; None: modelled, with prompt caching (``cache``)."""
+    cache: PromptCache = field(default_factory=PromptCache)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -95,7 +104,8 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 api = "anthropic" if self.path.endswith("/v1/messages") else "openai"
                 route = _route(body, api)
-                fake.requests.append(Seen(route, api, body, dict(self.headers), time.time()))
+                seen = Seen(route, api, body, dict(self.headers), time.time())
+                fake.requests.append(seen)
                 reply = fake._next(route)
                 if reply is None:
                     _send(self, 500, {"error": {"type": "api_error", "message": f"fake: nothing scripted for {route}"}},
@@ -106,15 +116,28 @@ class FakeLLM:
                 if reply.get("status"):
                     _send(self, reply["status"], _error(api, reply["status"]), reply.get("headers", {}))
                     return
+                try:
+                    usage = fake._usage(api, body, reply)
+                except TooManyBreakpoints as exc:
+                    _send(self, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": str(exc)}})
+                    return
                 n = next(fake._ids)
-                usage = {**fake.usage, **reply.get("usage", {})}
                 payload = (_anthropic(body, reply, n, usage) if api == "anthropic" else _openai(body, reply, n, usage))
+                seen.usage = usage
                 _send(self, 200, payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def _usage(self, api: str, body: dict, reply: dict) -> dict[str, int]:
+        if self.usage is not None or "usage" in reply:
+            return {"input": 120, "output": 30, "cache_read": 0, "cache_write": 0, **(self.usage or {}),
+                    **reply.get("usage", {})}
+        with self._lock:
+            usage = self.cache.anthropic(body) if api == "anthropic" else self.cache.openai(body)
+        return {**usage, "output": tokens(json.dumps([reply.get("text"), _calls(reply)]))}
 
     def stop(self) -> None:
         if self._server is not None:

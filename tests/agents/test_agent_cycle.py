@@ -62,7 +62,7 @@ async def test_no_provider_request_while_a_trial_runs(sample_project, config, fa
 
 
 @pytest.mark.parametrize("provider", ["anthropic"])
-async def test_anthropic_caches_system_and_tools_and_usage_is_priced(sample_project, config, fake, provider):
+async def test_anthropic_cache_tokens_are_priced(sample_project, config, fake, provider):
     fake.usage = {"input": 1000, "output": 200, "cache_read": 4000, "cache_write": 800}
     fake.script("think", plan(CMD))
     fake.script("code", dry(CMD), launch(CMD))
@@ -71,8 +71,7 @@ async def test_anthropic_caches_system_and_tools_and_usage_is_priced(sample_proj
     controller = await run_loop(sample_project, config)
 
     body = fake.requests[0].body
-    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}   # tools render before it: covered
     usage = controller.state.usage
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == \
         (4000, 800, 16000, 3200)

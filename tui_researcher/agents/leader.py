@@ -109,8 +109,13 @@ def validate_reflection(args: dict[str, Any]) -> list[str]:
 
 def leader_input(ctx: ThinkContext) -> str:
     """Brief, memory, directive, pivot and a compact lineage: bounded whatever the run's length."""
+    return "\n\n".join(leader_parts(ctx))
+
+
+def leader_parts(ctx: ThinkContext) -> tuple[str, str]:
+    """The brief, byte-identical every cycle so the provider caches it, and what changes after it."""
     memory = ctx.memory.replace("# Memory Log\n", "").strip()
-    parts = [f"## Brief\n{ctx.brief.strip() or '(no brief)'}", f"## Memory\n{memory}"]
+    parts = [f"## Memory\n{memory}"]
     if ctx.directive:
         parts.append(f"## Human directive (follow it)\n{ctx.directive.strip()}")
     if ctx.pivot:
@@ -120,7 +125,7 @@ def leader_input(ctx: ThinkContext) -> str:
     better = "higher" if ctx.goal == "max" else "lower"
     parts.append(f"## Now\ncycle {ctx.cycle}; metric {ctx.metric} ({better} is better); running: {running}; "
                  f"free slots: {ctx.free_slots}")
-    return "\n\n".join(parts)
+    return f"## Brief\n{ctx.brief.strip() or '(no brief)'}", "\n\n".join(parts)
 
 
 def reflect_input(trial: Trial, ctx: ThinkContext, metric: str, no_progress: int, threshold: int) -> str:
@@ -161,8 +166,9 @@ class LLMPlanner:
 
     async def think(self, ctx: ThinkContext) -> Plan | None:
         self._idea_calls = []
-        conv = self.agent.provider.conversation(prompt("leader_think.md"), [SUBMIT_PLAN])
-        conv.add_user(leader_input(ctx))
+        conv = self.agent.conversation("leader think", prompt("leader_think.md"), [SUBMIT_PLAN], rolling=False)
+        brief, changing = leader_parts(ctx)
+        conv.add_user(changing, stable=brief)
         known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
@@ -265,7 +271,8 @@ class LLMPlanner:
     # REFLECT -----------------------------------------------------------------------------------
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
-        conv = self.agent.provider.conversation(prompt("leader_reflect.md"), [SUBMIT_REFLECTION])
+        conv = self.agent.conversation("leader reflect", prompt("leader_reflect.md"), [SUBMIT_REFLECTION],
+                                       rolling=False)
         no_progress = 0 if trial.status == TrialStatus.KEEP else self.bench.no_progress + 1
         conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
                                     self.config.agent.no_progress_fallback_threshold))

@@ -17,7 +17,7 @@ from ..errors import ResearcherError
 from ..events import ToolCalled, ToolReturned
 from ..trial import Trial
 from ..workbench import Workbench
-from .providers import Conversation, Provider, Reply, ToolResult
+from .providers import Conversation, Provider, Reply, ToolResult, ToolSpec, cache_key
 from .tools import Toolbox, elapsed, summarize_args
 from .usage import Price, TokenUsage, cost, price_for
 
@@ -51,6 +51,11 @@ class Agent:
         self.spent = TokenUsage()
         self.spent_usd = 0.0
         self._warned_price = False
+        self.project = bench.config.project.name or bench.paths.root.name
+
+    def conversation(self, role: str, system: str, tools: list[ToolSpec], *, rolling: bool = True) -> Conversation:
+        """A conversation whose cache key is this project's and ``role``'s, the same every cycle."""
+        return self.provider.conversation(system, tools, cache_key=cache_key(self.project, role), rolling=rolling)
 
     async def ask(self, conv: Conversation, *, max_tokens: int = 4096) -> Reply:
         self._check_budget()
@@ -100,7 +105,7 @@ async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox
     bench = agent.bench
     max_steps = max(1, bench.config.agent.max_steps_per_cycle)
     system = prompt(spec.prompt_file) + (f"\n\n{system_extra}" if system_extra else "")
-    conv = agent.provider.conversation(system, toolbox.specs)
+    conv = agent.conversation(f"{spec.name} worker", system, toolbox.specs)
     conv.add_user(task)
     outcome = Outcome()
     for step in range(1, max_steps + 1):

@@ -4,10 +4,17 @@ Each provider keeps its native message format inside its ``Conversation``; the l
 workers only see ``Reply`` and ``ToolCall``. SDK errors never escape: they become
 ``ProviderError`` (a ``ResearcherError``), which the controller turns into a planning failure
 with a backoff and a notice.
+
+Prompt caching pays only on a prefix that repeats byte for byte and reaches the API's minimum
+(1,024 tokens for Sonnet-class Claude and for OpenAI), so a conversation is built stable part
+first: tools, system, then a ``stable`` opening (the leader's brief), then what changes. Within a
+dispatch every request re-sends the whole conversation, so a worker's conversation caches it as
+it grows (``rolling``); the leader's, sent once per phase, does not pay to write its tail.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -55,7 +62,8 @@ class ToolResult:
 class Conversation(Protocol):
     """One exchange with a model: a system prompt, a fixed toolset, and the messages so far."""
 
-    def add_user(self, text: str) -> None: ...
+    def add_user(self, text: str, *, stable: str = "") -> None:
+        """``stable`` goes first and must stay byte-identical across conversations: it is cached."""
 
     def add_tool_results(self, results: list[ToolResult], note: str = "") -> None: ...
 
@@ -66,7 +74,10 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def conversation(self, system: str, tools: list[ToolSpec]) -> Conversation: ...
+    def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
+                     rolling: bool = True) -> Conversation:
+        """``cache_key`` groups requests that share a prefix (OpenAI routing); ``rolling`` caches the
+        growing conversation at each request, for conversations of several requests."""
 
     async def close(self) -> None: ...
 
@@ -84,6 +95,12 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
             return value, ""
         return None, f"arguments must be a JSON object, got {type(value).__name__}"
     return None, f"arguments must be a JSON object, got {type(raw).__name__}"
+
+
+def cache_key(project: str, role: str) -> str:
+    """A stable, opaque ``prompt_cache_key`` per project and role: a hash, so no name or secret leaks."""
+    digest = hashlib.sha256(f"tui-researcher\0{project}\0{role}".encode()).hexdigest()
+    return f"tuir-{digest[:32]}"
 
 
 def one_line(text: str, limit: int = 300) -> str:

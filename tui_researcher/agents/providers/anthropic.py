@@ -1,7 +1,11 @@
 """Anthropic Messages API through the official SDK: native tool_use blocks, prompt caching.
 
-The system prompt and the tool list carry ``cache_control`` breakpoints, so a worker's second
-and later turns (and every THINK with the same toolset) read them from the cache.
+Breakpoints (at most four a request, ``MAX_BREAKPOINTS``): the end of the system prompt (tools
+render before it, so it covers them), the end of the ``stable`` opening (the leader's brief, the
+same every cycle), and for a rolling conversation the last block of this request, where the next
+request reads, and the last block of the previous one, where this one reads: the API looks back
+only 20 blocks from a breakpoint, and one turn of parallel tool calls can add more. A prefix under
+the model's minimum (1,024 tokens for Sonnet and Opus) is neither cached nor billed as a write.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from ..usage import TokenUsage
 from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, describe_error, parse_arguments
 
 CACHE = {"type": "ephemeral"}
+MAX_BREAKPOINTS = 4
 
 
 class AnthropicProvider:
@@ -28,24 +33,32 @@ class AnthropicProvider:
         self.client = anthropic.AsyncAnthropic(**credential, base_url=settings.base_url, timeout=settings.timeout,
                                                max_retries=settings.max_retries)
 
-    def conversation(self, system: str, tools: list[ToolSpec]) -> "AnthropicConversation":
-        return AnthropicConversation(self, system, tools)
+    def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
+                     rolling: bool = True) -> "AnthropicConversation":
+        return AnthropicConversation(self, system, tools, rolling=rolling)   # the API has no cache key
 
     async def close(self) -> None:
         await self.client.close()
 
 
 class AnthropicConversation:
-    def __init__(self, provider: AnthropicProvider, system: str, tools: list[ToolSpec]) -> None:
+    def __init__(self, provider: AnthropicProvider, system: str, tools: list[ToolSpec], *,
+                 rolling: bool = True) -> None:
         self.provider = provider
         self.system = [{"type": "text", "text": system, "cache_control": CACHE}]
         self.tools: list[dict[str, Any]] = [
             {"name": t.name, "description": t.description, "input_schema": t.schema} for t in tools]
-        if self.tools:
-            self.tools[-1]["cache_control"] = CACHE
         self.messages: list[dict[str, Any]] = []
+        self.rolling = rolling
+        self._stable: Position | None = None
+        self._previous: Position | None = None
 
-    def add_user(self, text: str) -> None:
+    def add_user(self, text: str, *, stable: str = "") -> None:
+        if stable and self._stable is None:
+            self._user([{"type": "text", "text": stable}])
+            self._stable = _last(self.messages)
+        elif stable:
+            text = f"{stable}\n\n{text}"
         self._user([{"type": "text", "text": text}])
 
     def add_tool_results(self, results: list[ToolResult], note: str = "") -> None:
@@ -65,7 +78,7 @@ class AnthropicConversation:
     async def send(self, *, max_tokens: int = 4096) -> Reply:
         settings = self.provider.settings
         kwargs: dict[str, Any] = {"model": settings.model, "max_tokens": max_tokens, "system": self.system,
-                                  "messages": self.messages}
+                                  "messages": with_breakpoints(self.messages, self._breakpoints())}
         if self.tools:
             kwargs["tools"] = self.tools
         try:
@@ -74,10 +87,20 @@ class AnthropicConversation:
             raise ProviderError(f"anthropic: no answer within {settings.deadline:g}s, retries included") from None
         except anthropic.AnthropicError as exc:
             raise ProviderError(describe_error(settings, exc)) from exc
+        if self.rolling:
+            self._previous = _last(self.messages)
         try:
             return self._read(message)
         except (AttributeError, TypeError, ValueError) as exc:
             raise ProviderError(f"anthropic: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
+
+    def _breakpoints(self) -> list[Position]:
+        """Where this request marks the messages; the system prompt holds the first of the four."""
+        marks = [self._stable]
+        if self.rolling and self.messages:
+            marks += [self._previous, _last(self.messages)]
+        unique = list(dict.fromkeys(m for m in marks if m is not None))
+        return unique[-(MAX_BREAKPOINTS - 1):]
 
     def _read(self, message: Any) -> Reply:
         content: list[dict[str, Any]] = []
@@ -100,3 +123,22 @@ class AnthropicConversation:
         usage = TokenUsage(input=u.input_tokens or 0, output=u.output_tokens or 0,
                            cache_read=u.cache_read_input_tokens or 0, cache_write=u.cache_creation_input_tokens or 0)
         return Reply(text="\n".join(texts).strip(), tool_calls=calls, usage=usage, stop=message.stop_reason or "")
+
+
+Position = tuple[int, int]
+"""(message index, block index) of a content block."""
+
+
+def _last(messages: list[dict[str, Any]]) -> Position:
+    return len(messages) - 1, len(messages[-1]["content"]) - 1
+
+
+def with_breakpoints(messages: list[dict[str, Any]], marks: list[Position]) -> list[dict[str, Any]]:
+    """The messages as sent: copies of the marked blocks carry ``cache_control``; the stored history
+    stays unmarked, so a breakpoint moves instead of piling up past the API's four."""
+    sent = list(messages)
+    for m, b in marks:
+        content = list(sent[m]["content"])
+        content[b] = {**content[b], "cache_control": CACHE}
+        sent[m] = {**sent[m], "content": content}
+    return sent

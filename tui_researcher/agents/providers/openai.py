@@ -1,7 +1,9 @@
 """OpenAI Chat Completions through the official SDK: native function tool calls.
 
-Works with any compatible endpoint through ``agent.base_url``. OpenAI caches long prompt
-prefixes by itself; the cached share of the prompt is reported and priced as cache reads.
+Works with any compatible endpoint through ``agent.base_url``. OpenAI caches prompt prefixes of
+1,024 tokens and more by itself; ``prompt_cache_key`` (one per project and role) routes requests
+that share a prefix to the same cache, and the messages keep the stable part first. The cached
+share of the prompt is reported and priced as cache reads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from ..usage import TokenUsage
 from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, describe_error, parse_arguments
 
 
+SEND_CACHE_KEY = True
+"""Send ``prompt_cache_key``; a strict compatible endpoint that refuses unknown fields would need
+this off (a candidate for ``agent.prompt_cache_key``)."""
+
+
 class OpenAIProvider:
     name = "openai"
 
@@ -24,22 +31,24 @@ class OpenAIProvider:
         self.client = openai.AsyncOpenAI(api_key=settings.api_key or settings.auth_token, base_url=settings.base_url,
                                          timeout=settings.timeout, max_retries=settings.max_retries)
 
-    def conversation(self, system: str, tools: list[ToolSpec]) -> "OpenAIConversation":
-        return OpenAIConversation(self, system, tools)
+    def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
+                     rolling: bool = True) -> "OpenAIConversation":
+        return OpenAIConversation(self, system, tools, cache_key=cache_key)   # caching is automatic
 
     async def close(self) -> None:
         await self.client.close()
 
 
 class OpenAIConversation:
-    def __init__(self, provider: OpenAIProvider, system: str, tools: list[ToolSpec]) -> None:
+    def __init__(self, provider: OpenAIProvider, system: str, tools: list[ToolSpec], *, cache_key: str = "") -> None:
         self.provider = provider
+        self.cache_key = cache_key
         self.tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                         "parameters": t.schema}} for t in tools]
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
 
-    def add_user(self, text: str) -> None:
-        self.messages.append({"role": "user", "content": text})
+    def add_user(self, text: str, *, stable: str = "") -> None:
+        self.messages.append({"role": "user", "content": f"{stable}\n\n{text}" if stable else text})
 
     def add_tool_results(self, results: list[ToolResult], note: str = "") -> None:
         for r in results:
@@ -54,6 +63,8 @@ class OpenAIConversation:
                                   "max_completion_tokens": max_tokens}
         if self.tools:
             kwargs["tools"] = self.tools
+        if self.cache_key and SEND_CACHE_KEY:
+            kwargs["prompt_cache_key"] = self.cache_key
         try:
             completion = await asyncio.wait_for(self.provider.client.chat.completions.create(**kwargs),
                                                 settings.deadline)
