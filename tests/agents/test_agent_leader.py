@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tui_researcher.agents.leader import leader_input, validate_plan, validate_reflection
 from tui_researcher.agents.tools import cut
-from tui_researcher.agents.usage import TokenUsage, cost, parse_pricing, price_for
-from tui_researcher.config import MemoryConfig
+from tui_researcher.agents.usage import TokenUsage, cost, price_for
+from tui_researcher.config import MemoryConfig, Price, load_config
 from tui_researcher.errors import ConfigError
 from tui_researcher.events import TrialStatus
 from tui_researcher.ledger import Ledger
@@ -75,25 +77,40 @@ def test_leader_input_stays_bounded_after_a_thousand_trials(tmp_path):
     assert "best: t0970" in text and "t1000" in text and "t0500" not in text
 
 
-def test_prices_follow_the_longest_prefix_and_config_overrides():
+def _pricing(tmp_path: Path, pricing: str) -> dict:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"agent:\n  pricing:\n{pricing}")
+    return load_config(path).agent.pricing
+
+
+def test_prices_follow_the_longest_prefix_and_config_overrides(tmp_path: Path):
     assert price_for("claude-sonnet-5-5-20260928").input == 2.0
     assert price_for("claude-opus-5-5").output == 20.0
     assert price_for("some-local-model") is None
-    overrides = parse_pricing({"some-local": {"input": 0.5, "output": 1}})
+    overrides = _pricing(tmp_path, "    some-local: {input: 0.5, output: 1}\n")
     price = price_for("some-local-model", overrides)
     assert (price.input, price.output, price.cache_read, price.cache_write) == (0.5, 1.0, 0.5, 0.5)
     assert cost(TokenUsage(input=1_000_000, output=500_000), price) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"m": {"input": 1}}, "agent.pricing.m: output is required"),
-    ({"m": {"input": 1, "output": -2}}, "agent.pricing.m.output: expected a non-negative number"),
-    ({"m": {"input": 1, "output": 2, "cached": 1}}, "unknown key 'cached'"),
-    ({"m": 3}, "expected a mapping"),
+    ("{input: 1}", r"agent.pricing.m: output is required \(USD per million tokens\) \(line 3\)"),
+    ("{output: 1, cache_read: 2}", r"agent.pricing.m: input is required"),
+    ("{input: 1, output: -2}", r"agent.pricing.m.output: expected a non-negative number, got -2 \(line 3\)"),
+    ("{input: 1, output: 'two'}", r"agent.pricing.m.output: expected a non-negative number, got 'two'"),
+    ("{input: 1, output: true}", r"agent.pricing.m.output: expected a non-negative number, got True"),
+    ("{input: 1, output: 2, cached: 1}", r"agent.pricing.m.cached: unknown key; did you mean 'cache_read'\?"),
+    ("3", r"agent.pricing.m: expected a mapping, got an integer 3"),
 ])
-def test_bad_pricing_is_a_config_error_naming_the_key(bad, message):
+def test_bad_pricing_is_a_config_error_naming_the_key_when_the_config_loads(tmp_path: Path, bad, message):
     with pytest.raises(ConfigError, match=message):
-        parse_pricing(bad)
+        _pricing(tmp_path, f"    m: {bad}\n")
+
+
+def test_pricing_is_validated_once_into_prices_with_cache_prices_defaulting_to_input(tmp_path: Path):
+    pricing = _pricing(tmp_path, "    m: {input: 2, output: 3, cache_read: null, cache_write: 0.5}\n")
+    assert pricing == {"m": Price(input=2.0, output=3.0, cache_read=2.0, cache_write=0.5)}
+    assert isinstance(pricing["m"].input, float)
 
 
 def test_long_output_keeps_head_and_tail_and_says_how_much_was_cut():

@@ -69,6 +69,14 @@ BAD = [
     ("execution:\n  mode: ssh\n", "execution.hosts", "at least one host"),
     ("- just\n- a list\n", "mapping of sections", ""),
     ("execution:\n  hosts:\n    - {host: a, name: x}\n    - {host: b, name: x}\n", "execution.hosts.1.name", "used twice"),
+    ("agent:\n  pricing:\n    m: {input: 1}\n", "agent.pricing.m", "output is required"),
+    ("execution:\n  ssh_host: h\n  ssh_args: ['-p', 'x']\n", "execution.ssh_args",
+     "cannot read ssh option '-p' (line 3)"),
+    ("execution:\n  ssh_args: 3\n", "execution.ssh_args", "expected a list or a string, got an integer 3"),
+    ("search:\n  space:\n    lr: []\n", "search.space.lr", "needs at least one value (line 3)"),
+    ("search:\n  command: \"python 'x\"\n", "search.command", "cannot be split into arguments"),
+    ("agent:\n  max_cycles: -1\n", "agent.max_cycles", "must not be negative (line 2)"),
+    ("path: elsewhere.yaml\n", "path", "unknown key; known keys: project, execution"),
 ]
 
 
@@ -98,3 +106,69 @@ def test_hosts_sharing_an_address_are_named_by_port(tmp_path: Path):
     path = tmp_path / "config.yaml"
     path.write_text("execution:\n  hosts:\n    - {host: box, port: 22}\n    - {host: box, port: 2200}\n    - {host: other}\n")
     assert [h.name for h in load_config(path).execution.hosts] == ["box:22", "box:2200", "other"]
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    return str(info.value)
+
+
+def test_a_wrong_type_is_reported_before_a_wrong_value_elsewhere(tmp_path: Path):
+    message = _error(tmp_path, "monitor:\n  stall_timeout: -1\nagent:\n  max_cycles: x\n")
+    assert message.endswith("agent.max_cycles: expected an integer, got a string 'x' (line 4)")
+
+
+def test_of_two_wrong_types_the_first_in_the_file_is_reported(tmp_path: Path):
+    message = _error(tmp_path, "memory:\n  log_max_chars: x\nagent:\n  max_cycles: y\n")
+    assert message.endswith("memory.log_max_chars: expected an integer, got a string 'x' (line 2)")
+
+
+def test_each_type_is_named_as_a_person_would(tmp_path: Path):
+    assert _error(tmp_path, "agent:\n  max_usd_per_day: cheap\n").endswith(
+        "agent.max_usd_per_day: expected a number, got a string 'cheap' (line 2)")
+    assert _error(tmp_path, "agent:\n  model: 5\n").endswith(
+        "agent.model: expected a string, got an integer 5 (line 2)")
+    assert _error(tmp_path, "agent:\n  max_cycles: true\n").endswith("expected an integer, got a boolean True (line 2)")
+    assert _error(tmp_path, "execution:\n  hosts: {a: 1}\n").endswith(
+        "execution.hosts: expected a list, got a mapping {'a': 1} (line 2)")
+    assert "monitor.poll_interval: must be greater than 0, got -1.5 (line 2)" in _error(
+        tmp_path, "monitor:\n  poll_interval: -1.5\n")
+
+
+def test_an_unreadable_ssh_args_string_is_an_error_not_a_crash(tmp_path: Path):
+    message = _error(tmp_path, "execution:\n  ssh_host: h\n  ssh_args: \"-o 'Port\"\n")
+    assert message.endswith("execution.ssh_args: cannot be split into arguments: No closing quotation (line 3)")
+
+
+def test_ssh_args_as_a_string_is_read_like_the_list(tmp_path: Path):
+    [host] = _load(tmp_path, "execution:\n  ssh_host: h\n  ssh_args: '-p2200 -o Port=2222 -l bob'\n").execution.hosts
+    assert (host.host, host.port, host.user, host.name) == ("h", 2222, "bob", "h")
+
+
+def test_empty_sections_are_defaults_and_numbers_are_floats_where_a_float_is_expected(tmp_path: Path):
+    config = _load(tmp_path, "agent:\nexecution:\n  hosts:\n    - null\nmonitor:\n  poll_interval: 5\n")
+    assert config.agent.max_cycles == 0 and config.execution.hosts[0].host == "localhost"
+    assert config.monitor.poll_interval == 5.0 and isinstance(config.monitor.poll_interval, float)
+
+
+def test_agent_keys_the_planner_reads_are_declared_with_defaults(tmp_path: Path):
+    agent = load_config(tmp_path / "none.yaml").agent
+    assert (agent.max_retries, agent.tool_timeout, agent.paper_search_url) == (
+        2, 120.0, "https://export.arxiv.org/api/query")
+    agent = _load(tmp_path, "agent:\n  max_retries: 0\n  tool_timeout: 5\n  paper_search_url: http://x/q\n").agent
+    assert (agent.max_retries, agent.tool_timeout, agent.paper_search_url) == (0, 5.0, "http://x/q")
+
+
+def test_path_and_notices_are_set_by_the_loader_not_by_the_file(tmp_path: Path):
+    config = _load(tmp_path, "obsidian:\n  enabled: false\nmonitor:\n  notify_on_complete: true\n")
+    assert config.path == tmp_path / "config.yaml"
+    assert config.notices == ["config.yaml: monitor.notify_on_complete is accepted, but desktop notifications "
+                              "are not sent yet"]
+    assert "notices: unknown key" in _error(tmp_path, "notices: [x]\n")

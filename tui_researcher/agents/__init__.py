@@ -16,7 +16,7 @@ from ..config import Config
 from ..errors import ResearcherError
 from .providers import Settings
 from .tools import ToolPolicy
-from .usage import parse_pricing, price_for
+from .usage import price_for
 
 PROVIDERS = ("anthropic", "openai")
 DEFAULTS = {
@@ -24,13 +24,11 @@ DEFAULTS = {
                   "auth_token_env": "ANTHROPIC_AUTH_TOKEN"},
     "openai": {"model": "gpt-6-sol", "api_key_env": "OPENAI_API_KEY", "auth_token_env": None},
 }
-MAX_RETRIES = 2
 
 
 def make_planner(config: Config) -> Callable[[Any], Any]:
     """A factory ``workbench -> planner``; the provider's client is made once, here, for the whole run."""
     settings = provider_settings(config)
-    pricing = parse_pricing(config.agent.pricing, config.path.name if config.path else "config.yaml")
     if settings.name == "anthropic":
         from .providers.anthropic import AnthropicProvider
         provider: Any = AnthropicProvider(settings)
@@ -43,7 +41,7 @@ def make_planner(config: Config) -> Callable[[Any], Any]:
 
     def factory(bench: Any) -> Any:
         from .leader import LLMPlanner
-        return LLMPlanner(bench, provider, pricing, ToolPolicy.from_config(config, secret_env))
+        return LLMPlanner(bench, provider, config.agent.pricing, ToolPolicy.from_config(config, secret_env))
 
     return factory
 
@@ -67,7 +65,7 @@ def provider_settings(config: Config) -> Settings:
         raise ResearcherError(f"agent.provider {agent.provider} needs a key: set {key_env} (agent.api_key_env){also}")
     return Settings(name=agent.provider, model=agent.model or defaults["model"], base_url=agent.base_url or None,
                     api_key=api_key, auth_token=token, credential_env=key_env if api_key else token_env or key_env,
-                    timeout=float(agent.request_timeout), max_retries=int(getattr(agent, "max_retries", MAX_RETRIES)))
+                    timeout=float(agent.request_timeout), max_retries=agent.max_retries)
 
 
 def check_provider(config: Config) -> list[str]:
@@ -82,10 +80,7 @@ def check_provider(config: Config) -> list[str]:
     lines = [f"agent: {settings.name} model {settings.model} at {settings.base_url or 'the default endpoint'}",
              f"agent: credential from {settings.credential_env} ({'API key' if settings.api_key else 'auth token'}, "
              f"{len(settings.api_key or settings.auth_token or '')} chars)"]
-    try:
-        price = price_for(settings.model, parse_pricing(agent.pricing))
-    except ResearcherError as exc:
-        return [*lines, f"agent: problem: {exc}"]
+    price = price_for(settings.model, agent.pricing)
     if price is None:
         lines.append(f"agent: problem: no price for {settings.model}: costs count as $0 until agent.pricing has it")
     else:

@@ -96,9 +96,9 @@ class ToolPolicy:
     def from_config(cls, config: Any, secret_env: tuple[str, ...] = ()) -> "ToolPolicy":
         agent = config.agent
         return cls(output_chars=agent.max_tool_output_chars,
-                   shell_timeout=float(getattr(agent, "tool_timeout", 120.0)),
-                   search_url=getattr(agent, "paper_search_url", None) or ARXIV_URL,
-                   search_timeout=min(30.0, float(getattr(agent, "tool_timeout", 120.0))),
+                   shell_timeout=float(agent.tool_timeout),
+                   search_url=agent.paper_search_url or ARXIV_URL,
+                   search_timeout=min(30.0, float(agent.tool_timeout)),
                    secret_env=tuple(n for n in secret_env if n))
 
 

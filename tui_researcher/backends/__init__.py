@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import Config
 from ..errors import ConfigError
-from .base import Backend
+
+if TYPE_CHECKING:   # the config (pydantic) is not loaded by importing a backend's data types
+    from ..config import Config
+    from .base import Backend
 
 
-def make_backends(config: Config, project_dir: Path) -> list[Backend]:
+def make_backends(config: "Config", project_dir: Path) -> "list[Backend]":
     """One backend per host; local mode is one host, this machine, working in the project's workspace."""
     mode = config.execution.mode
     workspace = (project_dir / config.project.workspace).resolve()

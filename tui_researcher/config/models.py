@@ -1,0 +1,298 @@
+"""The sections of config.yaml as pydantic models: types, defaults and per-value checks in one place.
+
+Models are strict (``'15'`` is not an integer) and forbid unknown keys, so a typo stops the run.
+Checks raise ``PydanticCustomError("config", message)`` with the finished wording; a check on a whole
+section may name the key it is about with ``at`` in the context (``messages.py`` appends it to the path).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, field_validator,
+                      model_validator)
+
+from .messages import config_error, type_name
+from .reference import name_hosts, reference_host
+
+
+def _one_of(*choices: str) -> Any:
+    """A string from a fixed set; a Literal would word its error differently from the rest."""
+    def check(value: str) -> str:
+        if value not in choices:
+            raise config_error(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+    return Annotated[str, AfterValidator(check)]
+
+
+def _checked(check: Callable[[Any], str | None]) -> Callable[[Any], Any]:
+    """An AfterValidator from a function that returns a complaint, or None when the value is fine."""
+    def validate(value: Any) -> Any:
+        problem = check(value)
+        if problem:
+            raise config_error(problem)
+        return value
+    return validate
+
+
+def _gate_problem(gate: Any) -> str | None:
+    from ..metrics import parse_gate      # metrics imports this package; import at use
+    try:
+        parse_gate(gate)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+Mode = _one_of("local", "ssh", "slurm")
+Provider = _one_of("offline", "anthropic", "openai")
+Goal = _one_of("max", "min")
+Strategy = _one_of("grid", "random", "best_neighbour")
+Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
+Values = Annotated[list[Any], AfterValidator(_checked(lambda v: None if v else "needs at least one value"))]
+
+
+class Section(BaseModel):
+    """A config section: strict types, no unknown keys, and an empty (``null``) section means defaults."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_empty(cls, data: Any) -> Any:
+        return {} if data is None else data
+
+
+def _usd(value: Any) -> float:
+    """A plain check, so a wrong type and a negative price get the same one message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise config_error(f"expected a non-negative number, got {value!r}")
+    return float(value)
+
+
+USD = Annotated[float, PlainValidator(_usd)]
+
+
+class Price(BaseModel):
+    """USD per million tokens; ``agent.pricing`` entries are validated into these, once, at load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: USD = Field(description="USD per million tokens")
+    output: USD = Field(description="USD per million tokens")
+    cache_read: USD
+    cache_write: USD
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cache_prices_default_to_input(cls, data: Any) -> Any:
+        """An omitted (or null) cache price is the input price: no cache rate, cached tokens cost as input."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if v is not None}
+        if "input" in data:
+            data.setdefault("cache_read", data["input"])
+            data.setdefault("cache_write", data["input"])
+        return data
+
+
+class ProjectConfig(Section):
+    name: str = ""
+    """Shown in the header; defaults to the project directory's name."""
+    brief: str = "PROJECT_BRIEF.md"
+    workspace: str = "workspace"
+    """Where code, logs and the controller's files live (relative to the project)."""
+
+
+class HostConfig(Section):
+    host: str = "localhost"
+    port: int | None = None
+    user: str | None = None
+    workspace: str = ""
+    """Remote workspace; empty: ``~/tui-researcher/<project name>``."""
+    python: str = "python3"
+    gpus: list[int] | None = None
+    """GPU indices this project may use on the host; None: all."""
+    name: str = ""
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    jump_host: str | None = None
+
+
+class SlurmConfig(Section):
+    partition: str | None = None
+    gpus_per_trial: int | None = None
+    time_limit: str | None = None
+    sbatch_args: list[str] = Field(default_factory=list)
+    host: str | None = None
+
+
+class ExecutionConfig(Section):
+    mode: Mode = "local"
+    python: str = ""
+    """Interpreter for local trials and the local helper; empty: the one running tui-researcher."""
+    hosts: list[HostConfig] = Field(default_factory=list)
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+    # the reference system's single-host keys, folded into ``hosts``
+    ssh_host: str | None = None
+    remote_workspace: str | None = None
+    remote_python: str | None = None
+    ssh_args: list[str] | str | None = None
+
+    @field_validator("ssh_args", mode="plain")
+    @classmethod
+    def _list_or_string(cls, value: Any) -> list[str] | str | None:
+        """A plain check, so a bad value gets one message rather than one per member of the union."""
+        if value is None or isinstance(value, str) or (isinstance(value, list)
+                                                       and all(isinstance(v, str) for v in value)):
+            return value
+        raise config_error(f"expected a list or a string, got {type_name(value)} {value!r}")
+
+    @model_validator(mode="after")
+    def _hosts(self) -> "ExecutionConfig":
+        if self.ssh_host and not self.hosts:
+            self.hosts = [HostConfig(**reference_host(self.ssh_host, self.remote_workspace, self.remote_python,
+                                                      self.ssh_args))]
+        name_hosts(self.hosts)
+        if self.mode == "ssh" and not self.hosts:
+            raise config_error("ssh mode needs at least one host (or ssh_host)", "hosts")
+        return self
+
+
+class AgentConfig(Section):
+    provider: Provider = "offline"
+    model: str = ""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    auth_token_env: str | None = None
+    max_cycles: int = Field(0, ge=0)
+    """0: run until stopped."""
+    max_steps_per_cycle: int = Field(12, gt=0)
+    cooldown_interval: float = 0.0
+    no_progress_fallback_threshold: int = 5
+    max_usd_per_day: float = Field(0.0, ge=0)
+    """0: no daily cap."""
+    pricing: dict[str, Price] = Field(default_factory=dict)
+    """Model-name prefix -> price; overrides the built-in table in ``agents/usage.py``."""
+    request_timeout: float = Field(120.0, gt=0)
+    """Seconds for one provider request; the SDK retries on top (agent.max_retries)."""
+    max_retries: int = Field(2, ge=0)
+    """SDK retries of a request on 408/409/429/5xx and timeouts, honouring retry-after."""
+    max_tool_output_chars: int = Field(4000, gt=0)
+    tool_timeout: float = Field(120.0, gt=0)
+    """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
+    paper_search_url: str = "https://export.arxiv.org/api/query"
+    """The arXiv-compatible query endpoint the idea worker searches."""
+
+
+class MemoryConfig(Section):
+    brief_max_chars: int = Field(3000, gt=0)
+    log_max_chars: int = Field(2000, gt=0)
+    milestone_max_chars: int = Field(1200, gt=0)
+    max_recent_entries: int = Field(15, gt=0)
+
+
+class GpuConfig(Section):
+    auto_detect: bool = True
+    reserve_last: bool = False
+    gpus_per_trial: int = Field(1, ge=0)
+    max_memory_used_mb: int = 1024
+    max_utilization: int = 10
+
+
+class MonitorConfig(Section):
+    poll_interval: float = Field(30.0, gt=0)
+    stall_timeout: float = Field(1800.0, ge=0)
+    zero_llm: bool = True
+    notify_on_complete: bool = False
+
+
+class ExperimentConfig(Section):
+    mandatory_dry_run: bool = True
+    dry_run_command: str | None = None
+    """Template like ``python train.py --dry-run --lr {lr}``; empty: the command plus ``--dry-run``."""
+    dry_run_timeout: float = 300.0
+    max_runtime: float = Field(0.0, ge=0)
+    """Seconds before a trial is killed as ``timeout``; 0: no limit."""
+    max_parallel: int = Field(1, gt=0)
+    log_tail_lines: int = 50
+
+
+class ObsidianConfig(Section):
+    enabled: bool = False
+    vault_path: str | None = None
+    project_subdir: str | None = None
+    dashboard_note: str | None = None
+    daily_dir: str | None = None
+    auto_append_daily: bool = False
+    local_fallback_dir: str | None = None
+
+
+class MetricConfig(Section):
+    name: str = "val_loss"
+    goal: Goal = "min"
+    pattern: str | None = None
+    """A regex with one group (or a group named ``value``) for the metric; default: key: value lines."""
+    json_key: str | None = None
+    file: str | None = None
+    """A JSON results file in the trial's run directory (``runs/<id>/``; the trial's cwd is the workspace)."""
+    gates: dict[str, Gate] = Field(default_factory=dict)
+    """``{other_metric: ">= 0.96"}``: a trial that misses a gate is ``gated``, never ``keep``."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        try:
+            re.compile(value or "")
+        except re.error as exc:
+            raise config_error(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class SearchConfig(Section):
+    strategy: Strategy = "best_neighbour"
+    space: dict[str, Values] = Field(default_factory=dict)
+    command: str = ""
+    """Template: ``python train.py --lr {lr}``; each value becomes one argument, never shell text."""
+    baseline: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+    exploration: float = 0.2
+
+    @field_validator("command")
+    @classmethod
+    def _splits(cls, value: str) -> str:
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise config_error(f"cannot be split into arguments: {exc}") from exc
+        return value
+
+
+class Config(Section):
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
+    obsidian: ObsidianConfig = Field(default_factory=ObsidianConfig)
+    metric: MetricConfig = Field(default_factory=MetricConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    # Not keys of the file: set by load_config, so ``notices:`` or ``path:`` in the YAML is still unknown.
+    _notices: list[str] = PrivateAttr(default_factory=list)
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def notices(self) -> list[str]:
+        """One line for each key that is accepted but not acted on yet."""
+        return self._notices
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
