@@ -20,7 +20,8 @@ from tui_researcher.ui.app import ResearcherApp
 from tui_researcher.ui.bridge import Bridge
 from tui_researcher.ui.messages import LogLines, TrialEnded, TrialStarted
 from tui_researcher.ui.source import QueueSource, SourceInfo
-from tui_researcher.ui.widgets.running_trials import RunningTrials, format_elapsed
+from tui_researcher.ui.formats import format_duration
+from tui_researcher.ui.widgets.running_trials import RunningTrials
 from tui_researcher.ui.widgets.status_bar import StatusBar
 from tui_researcher.ui.widgets.training_log import TrainingLog
 
@@ -197,8 +198,9 @@ async def test_an_attached_app_lists_trials_it_never_saw_launch_and_elapsed_tick
 
 
 def test_elapsed_is_always_hours_minutes_seconds():
-    assert [format_elapsed(s) for s in (0, 59.9, 61, 3600, 36000 + 61)] == ["0:00:00", "0:00:59", "0:01:01",
-                                                                             "1:00:00", "10:01:01"]
+    elapsed = [format_duration(s, always_hours=True) for s in (0, 59.9, 61, 3600, 36000 + 61)]
+    assert elapsed == ["0:00:00", "0:00:59", "0:01:01", "1:00:00", "10:01:01"]
+    assert [format_duration(s) for s in (59.9, 83, 3600)] == ["0:59", "1:23", "1:00:00"], "the status line's"
 
 
 async def test_the_bridge_hands_on_each_launch_with_its_plan_and_a_trials_last_lines_before_its_end():
