@@ -66,7 +66,7 @@ async def idle_cpu(root: Path, seconds: float) -> tuple[float, float]:
     while time.monotonic() - t0 < seconds:
         await queue.get()
     c1, h1, t1 = time.process_time(), proc_cpu(helper_pid), time.monotonic()
-    pid = controller.state.running["t0001"]["pid"]
+    pid = controller.state.running["t0001"].pid
     controller.send(Quit(leave_training_running=False))
     await task
     del pid

@@ -25,7 +25,8 @@ from tui_researcher.agents.tools import SPECS  # noqa: E402
 from tui_researcher.agents.workers import WORKERS, prompt  # noqa: E402
 from tui_researcher.config import MemoryConfig  # noqa: E402
 from tui_researcher.events import TrialStatus  # noqa: E402
-from tui_researcher.ledger import Ledger, Trial  # noqa: E402
+from tui_researcher.ledger import Ledger
+from tui_researcher.trial import Trial  # noqa: E402
 from tui_researcher.memory import Memory, load_brief  # noqa: E402
 from tui_researcher.planner import ThinkContext  # noqa: E402
 

@@ -130,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         controller = Controller(project, config, max_cycles=args.max_cycles)
         if planner_factory is not None:
-            controller.planner = planner_factory(controller)
+            controller.planner = planner_factory(controller.bench)
         return await run_headless(controller, verbose=args.verbose)
 
     return asyncio.run(go())
@@ -196,7 +196,7 @@ monitor:
 
 def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
     from .ledger import Ledger
-    from .controller import ProjectPaths
+    from .paths import ProjectPaths
     from .state import State
 
     config = _load(project, config_path)
@@ -205,14 +205,12 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
     ledger = Ledger(paths.ledger)
     now = time.time()
     running = []
-    for tid, place in state.running.items():
+    for tid, run in state.running.items():
         trial = ledger.get(tid)
-        started = place.get("started") or (trial.started if trial else None)
-        running.append({"id": tid, "host": place.get("host"), "gpus": place.get("gpus", []),
-                        "pid": place.get("pid"), "job_id": place.get("job_id", ""),
-                        "state": "PENDING" if place.get("job_id") and not started else "RUNNING",
-                        "reason": place.get("reason", ""),
-                        "log": place.get("log_path") or place.get("run_dir"),
+        started = run.started or (trial.started if trial else None)
+        running.append({"id": tid, "host": run.host, "gpus": list(run.gpus), "pid": run.pid, "job_id": run.job_id,
+                        "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
+                        "log": run.log_path or run.run_dir,
                         "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
     alive = _controller_alive(state.controller_pid)
@@ -255,7 +253,7 @@ def _controller_alive(pid: int | None) -> bool:
 
 
 def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:
-    from .controller import ProjectPaths
+    from .paths import ProjectPaths
     from .fsutil import write_atomic
 
     config = _load(project, config_path)

@@ -6,13 +6,19 @@ commands. Events round-trip through JSON so a face can attach to a loop running 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Union
 
+from .backends.gpu import GpuReading
+from .trial import StrEnum, TrialSample, TrialStatus, status_of
 
-class Phase:
-    """What the controller is doing now (strings, so they print and serialise as they are)."""
+__all__ = ["Phase", "TrialStatus", "TrialSample", "GpuReading"]
+
+
+class Phase(StrEnum):
+    """What the controller is doing now (its value prints and serialises as it is)."""
 
     IDLE = "idle"
     THINK = "think"
@@ -24,26 +30,6 @@ class Phase:
     BACKOFF = "backoff"
     DONE = "done"
     STOPPED = "stopped"
-
-
-class TrialStatus:
-    PENDING = "pending"
-    RUNNING = "running"
-    KEEP = "keep"
-    DISCARD = "discard"
-    CRASH = "crash"
-    DRY_RUN_FAILED = "dry_run_failed"
-    GATED = "gated"
-    NAN = "nan"
-    STALLED = "stalled"
-    TIMEOUT = "timeout"
-    LAUNCH_FAILED = "launch_failed"
-    CANCELLED = "cancelled"
-
-    FINISHED = frozenset(
-        {KEEP, DISCARD, CRASH, DRY_RUN_FAILED, GATED, NAN, STALLED, TIMEOUT, LAUNCH_FAILED, CANCELLED}
-    )
-    ACTIVE = frozenset({PENDING, RUNNING})
 
 
 def _now() -> float:
@@ -64,7 +50,7 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class PhaseChanged(Event):
     kind: ClassVar[str] = "phase"
-    phase: str
+    phase: Phase | str
     cycle: int
     detail: str = ""
 
@@ -121,17 +107,30 @@ class MonitorSample(Event):
     kind: ClassVar[str] = "sample"
     host: str
     reachable: bool = True
-    gpus: tuple = ()            # tuple of dicts (GpuReading.to_dict()); empty: no GPU on host
+    gpus: tuple[GpuReading, ...] = ()       # empty: no GPU on the host (or not read)
     gpu_error: str = ""
-    trials: tuple = ()          # tuple of dicts: trial_id, alive, elapsed_s, log_bytes
-    lines: tuple = ()           # tuple of (trial_id, line) with the new log lines
+    trials: tuple[TrialSample, ...] = ()
+    lines: tuple[tuple[str, str], ...] = ()  # (trial id, line): the new log lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "ts": self.ts, "host": self.host, "reachable": self.reachable,
+                "gpus": [g.to_dict() for g in self.gpus], "gpu_error": self.gpu_error,
+                "trials": [t.to_dict() for t in self.trials], "lines": [list(line) for line in self.lines]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MonitorSample":
+        return cls(host=data["host"], reachable=bool(data.get("reachable", True)), ts=data.get("ts") or _now(),
+                   gpus=tuple(GpuReading.from_dict(g) for g in data.get("gpus") or ()),
+                   gpu_error=data.get("gpu_error", ""),
+                   trials=tuple(TrialSample.from_dict(t) for t in data.get("trials") or ()),
+                   lines=tuple((str(t), str(line)) for t, line in data.get("lines") or ()))
 
 
 @dataclass(frozen=True, slots=True)
 class TrialFinished(Event):
     kind: ClassVar[str] = "finish"
     trial_id: str
-    status: str
+    status: TrialStatus | str
     metric: float | None = None
     label: str = ""
     exit_code: int | None = None
@@ -187,11 +186,21 @@ def event_from_dict(data: dict[str, Any]) -> Event | None:
     cls = EVENT_TYPES.get(data.get("type", ""))
     if cls is None:
         return None
+    if cls is MonitorSample:
+        try:
+            return MonitorSample.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            return None
     names = {f.name for f in fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
     for key, value in kwargs.items():
         if isinstance(value, list):
             kwargs[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if "status" in kwargs:
+        kwargs["status"] = status_of(kwargs["status"])
+    if "phase" in kwargs:
+        with contextlib.suppress(ValueError):
+            kwargs["phase"] = Phase(kwargs["phase"])
     try:
         return cls(**kwargs)
     except TypeError:

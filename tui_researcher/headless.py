@@ -24,62 +24,63 @@ def _fmt(value: float | None) -> str:
 def format_event(event: Event, *, verbose: bool = False) -> list[str]:
     """The lines one event prints as (none for events too chatty to print)."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+    return [f"{stamp} {kind:<8} {text}" for kind, text in _entries(event, verbose)]
 
-    def line(kind: str, text: str) -> str:
-        return f"{stamp} {kind:<8} {text}"
 
+def _entries(event: Event, verbose: bool) -> list[tuple[str, str]]:
     if isinstance(event, PhaseChanged):
         detail = f" ({event.detail})" if event.detail else ""
-        return [line("PHASE", f"cycle={event.cycle} phase={event.phase.replace(' ', '_')}{detail}")]
+        return [("PHASE", f"cycle={event.cycle} phase={event.phase.replace(' ', '_')}{detail}")]
     if isinstance(event, PlanProposed):
         params = " ".join(f"{k}={v}" for k, v in event.params.items())
-        out = [line("PLAN", f"trial={event.trial_id} cycle={event.cycle} {params}  {event.hypothesis}")]
+        out = [("PLAN", f"trial={event.trial_id} cycle={event.cycle} {params}  {event.hypothesis}")]
         if event.command:
-            out.append(line("PLAN", f"trial={event.trial_id} command: {event.command}"))
+            out.append(("PLAN", f"trial={event.trial_id} command: {event.command}"))
         return out
     if isinstance(event, ToolCalled):
         args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in event.args.items())
-        return [line("TOOL", f"call={event.call_id} {event.tool}({args})")]
+        return [("TOOL", f"call={event.call_id} {event.tool}({args})")]
     if isinstance(event, ToolReturned):
         status = "ok" if event.ok else "error"
-        return [line("TOOL", f"call={event.call_id} {event.tool} -> {status} {len(event.result)} chars "
-                             f"in {event.duration_s:.2f}s")]
+        return [("TOOL", f"call={event.call_id} {event.tool} -> {status} {len(event.result)} chars "
+                         f"in {event.duration_s:.2f}s")]
     if isinstance(event, TrialLaunched):
         gpus = f" gpus={','.join(map(str, event.gpus))}" if event.gpus else ""
-        job = f" job={event.job_id}" if event.job_id else ""
+        handle = f"job={event.job_id}" if event.job_id else f"pid={event.pid}"
         verb = "REATTACH" if event.reattached else "LAUNCH"
-        handle = job.strip() if event.job_id else f"pid={event.pid}"
-        return [line(verb, f"trial={event.trial_id} host={event.host} {handle}{gpus} "
-                               f"log={event.log_path}")]
+        return [(verb, f"trial={event.trial_id} host={event.host} {handle}{gpus} log={event.log_path}")]
     if isinstance(event, MonitorSample):
-        out = []
-        for t in event.trials:
-            job = f" job={t['job_id']} state={t.get('state', '')}" if t.get("job_id") else ""
-            reason = f" reason={t['reason']}" if t.get("reason") else ""
-            out.append(line("MONITOR", f"trial={t['trial_id']} host={event.host}{job}{reason} "
-                                       f"alive={str(t['alive']).lower()} elapsed={t['elapsed_s']:.0f}s "
-                                       f"log_bytes={t['log_bytes']}"))
-        if not event.reachable:
-            out.append(line("MONITOR", f"host={event.host} unreachable: {event.gpu_error}"))
-        for g in event.gpus if verbose else ():
-            out.append(line("GPU", f"host={event.host} gpu={g['index']} util={_fmt(g['utilization'])}% "
-                                   f"mem={_fmt(g['memory_used_mb'])}/{_fmt(g['memory_total_mb'])}MB"))
-        out.extend(line("LOG", f"trial={tid} | {inert(text)}") for tid, text in event.lines)
-        return out
+        return _sample_entries(event, verbose)
     if isinstance(event, TrialFinished):
         label = f"  {event.label}" if event.label else ""
         duration = f" duration={event.duration_s:.1f}s" if event.duration_s is not None else ""
-        return [line("FINISH", f"trial={event.trial_id} status={event.status} metric={_fmt(event.metric)} "
-                               f"best={_fmt(event.best)}{duration}{label}")]
+        return [("FINISH", f"trial={event.trial_id} status={event.status} metric={_fmt(event.metric)} "
+                           f"best={_fmt(event.best)}{duration}{label}")]
     if isinstance(event, Reflected):
-        return [line("REFLECT", f"trial={event.trial_id} next={event.next_action}  {event.decision}")]
+        return [("REFLECT", f"trial={event.trial_id} next={event.next_action}  {event.decision}")]
     if isinstance(event, MemoryChanged):
-        return [line("MEMORY", f"chars={len(event.text)}")]
+        return [("MEMORY", f"chars={len(event.text)}")]
     if isinstance(event, UsageChanged):
-        return [line("USAGE", f"tokens_today={event.tokens_today} usd_today={event.usd_today:.4f}")]
+        return [("USAGE", f"tokens_today={event.tokens_today} usd_today={event.usd_today:.4f}")]
     if isinstance(event, Notice):
-        return [line(event.level.upper(), event.text)]
+        return [(event.level.upper(), event.text)]
     return []
+
+
+def _sample_entries(event: MonitorSample, verbose: bool) -> list[tuple[str, str]]:
+    out = []
+    for t in event.trials:
+        job = f" job={t.job_id} state={t.state}" if t.job_id else ""
+        reason = f" reason={t.reason}" if t.reason else ""
+        out.append(("MONITOR", f"trial={t.trial_id} host={event.host}{job}{reason} alive={str(t.alive).lower()} "
+                               f"elapsed={t.elapsed_s:.0f}s log_bytes={t.log_bytes}"))
+    if not event.reachable:
+        out.append(("MONITOR", f"host={event.host} unreachable: {event.gpu_error}"))
+    for g in event.gpus if verbose else ():
+        out.append(("GPU", f"host={event.host} gpu={g.index} util={_fmt(g.utilization)}% "
+                           f"mem={_fmt(g.memory_used_mb)}/{_fmt(g.memory_total_mb)}MB"))
+    out.extend(("LOG", f"trial={tid} | {inert(text)}") for tid, text in event.lines)
+    return out
 
 
 async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verbose: bool = False) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import MetricConfig
+from .trial import better
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)"
 # `key: value` or `key=value`, several per line (`epoch=3 loss=0.41 val_acc=0.82`)
@@ -122,11 +123,7 @@ class MetricReader:
 
     def better(self, candidate: float | None, best: float | None) -> bool:
         """Is ``candidate`` strictly better than ``best`` under the declared goal?"""
-        if candidate is None or not math.isfinite(candidate):
-            return False
-        if best is None:
-            return True
-        return candidate > best if self.spec.goal == "max" else candidate < best
+        return better(candidate, best, self.spec.goal)
 
 
 def failure_label(log_tail: str) -> str:

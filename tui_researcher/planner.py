@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Config
-from .events import TrialStatus
-from .ledger import Ledger, Trial
+from .ledger import Ledger
+from .trial import Trial, TrialStatus
 
 
 @dataclass(slots=True)
@@ -57,9 +57,23 @@ class ThinkContext:
 
 
 class TrialRunner(Protocol):
-    """What the controller offers EXECUTE: the dry-run gate and the launch, both recorded."""
+    """What EXECUTE gets for one trial (``execute.Runner``): one gate for the dry-run and the launch.
+
+    ``dry_run`` takes the *launch* command and runs its dry-run form; ``launch`` refuses a command
+    whose dry-run has not passed (when experiment.mandatory_dry_run is on), and a second launch.
+    """
+
+    trial: Trial
+    launched: Trial | None
+
+    @property
+    def backend(self) -> Any: ...
+
+    def dry_run_argv(self, argv: list[str]) -> list[str]: ...
 
     async def dry_run(self, argv: list[str]) -> Any: ...
+
+    def refusal(self, argv: list[str]) -> str: ...
 
     async def launch(self, argv: list[str]) -> Trial | None: ...
 
@@ -72,6 +86,9 @@ class Planner(Protocol):
     async def execute(self, plan: Plan, runner: TrialRunner) -> None: ...
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection: ...
+
+    async def close(self) -> None:
+        """Release what the planner holds (an LLM provider's connections)."""
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -195,9 +212,12 @@ class OfflinePlanner:
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         """The controller's own dry-run gate, then the launch; a failed dry-run is recorded, not launched."""
-        result = await runner.dry_run(dry_run_argv(self.config, plan.argv, plan.params))
+        result = await runner.dry_run(plan.argv)
         if result is not None and result.ok:
             await runner.launch(plan.argv)
+
+    async def close(self) -> None:
+        """Nothing to release: no network, no process."""
 
     # REFLECT ----------------------------------------------------------------
 

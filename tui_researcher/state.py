@@ -1,11 +1,12 @@
-"""state.json (atomic) and the one-controller-per-project lock.
+"""state.json (atomic), the LLM usage it accounts, and the one-controller-per-project lock.
 
-The state holds a *set* of running trials keyed by id, each with its placement, so a restart
-re-attaches every one of them, however many run at once.
+The state holds a *set* of running trials keyed by id, each a typed ``RunningTrial`` with its
+placement, so a restart re-attaches every one of them, however many run at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -17,6 +18,7 @@ from typing import Any
 
 from .errors import LockHeldError
 from .events import Phase
+from .trial import RunningTrial
 from .fsutil import write_json_atomic
 
 
@@ -33,22 +35,38 @@ class Usage:
     by_cycle: dict[str, dict] = field(default_factory=dict)
     """The last ``CYCLES_KEPT`` cycles' tokens and dollars, keyed by cycle number."""
 
+    def add(self, cycle: int, *, input_tokens: int = 0, output_tokens: int = 0, cache_read_tokens: int = 0,
+            cache_write_tokens: int = 0, usd: float = 0.0, today: str | None = None) -> None:
+        """Count one LLM call: totals, today's (reset when the day changes) and the cycle's."""
+        today = today or time.strftime("%Y-%m-%d")
+        if self.day != today:
+            self.day, self.usd_today, self.tokens_today = today, 0.0, 0
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cache_read_tokens += cache_read_tokens
+        self.cache_write_tokens += cache_write_tokens
+        self.usd += usd
+        self.usd_today += usd
+        tokens = input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+        self.tokens_today += tokens
+        per_cycle = self.by_cycle.setdefault(str(cycle), {"tokens": 0, "usd": 0.0})
+        per_cycle["tokens"] += tokens
+        per_cycle["usd"] = round(per_cycle["usd"] + usd, 6)
+        while len(self.by_cycle) > CYCLES_KEPT:
+            self.by_cycle.pop(min(self.by_cycle, key=int))
+
 
 CYCLES_KEPT = 50
 
 
 @dataclass
 class State:
-    phase: str = Phase.IDLE
+    phase: Phase | str = Phase.IDLE
     cycle: int = 0
     """Cycles started (one per planned trial or planning failure)."""
     next_trial: int = 1
-    running: dict[str, dict] = field(default_factory=dict)
-    """Trial id -> placement (host, gpus or job id, pid, start time, log path and offset, ...).
-
-    A trial enters before its launch is attempted and leaves once its result is recorded, so a
-    controller killed at any instant finds every trial it may have started.
-    """
+    running: dict[str, RunningTrial] = field(default_factory=dict)
+    """Every trial that may be running, by id (see ``RunningTrial``)."""
     paused: bool = False
     pivot: str = ""
     best_trial: str = ""
@@ -67,18 +85,25 @@ class State:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return cls()
-        names = {f.name for f in fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in names and k != "usage"})
+        names = {f.name for f in fields(cls)} - {"usage", "running", "phase"}
+        state = cls(**{k: v for k, v in data.items() if k in names})
+        with contextlib.suppress(ValueError):
+            state.phase = Phase(data.get("phase", Phase.IDLE))
+        state.running = {tid: RunningTrial.from_dict(tid, place)
+                         for tid, place in (data.get("running") or {}).items() if isinstance(place, dict)}
         usage = data.get("usage") or {}
         state.usage = Usage(**{k: v for k, v in usage.items() if k in {f.name for f in fields(Usage)}})
         return state
 
     def save(self, path: Path) -> None:
         self.updated = time.time()
-        write_json_atomic(path, asdict(self))
+        write_json_atomic(path, self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["usage"] = asdict(self.usage)
+        data["running"] = {tid: run.to_dict() for tid, run in self.running.items()}
+        return data
 
 
 class ProjectLock:

@@ -59,7 +59,7 @@ async def run_loop(project: Path, config: Config, cycles: int = 1, timeout: floa
     """One real controller with the LLM planner, run to the end of ``cycles`` cycles (or quit when
     ``quit_when`` matches an event); ``controller.seen`` holds every event it emitted."""
     controller = Controller(project, config, max_cycles=cycles)
-    controller.planner = make_planner(config)(controller)
+    controller.planner = make_planner(config)(controller.bench)
     if prepare is not None:
         prepare(controller)
     controller.seen = []

@@ -1,6 +1,6 @@
 """Controller behaviour the LLM workers rely on.
 
-- a worker's failed dry-run does not end the trial (``Controller.dry_run(..., final=False)``);
+- a worker's failed dry-run does not end the trial (it may fix the code and dry-run again);
 - ``report`` at the very first THINK ends the run instead of meaning "no cycle limit".
 """
 

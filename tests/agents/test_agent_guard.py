@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from tui_researcher.agents.sandbox import ProtectedGuard
-from tui_researcher.config import MemoryConfig
-from tui_researcher.ledger import Ledger, Trial
-from tui_researcher.memory import Memory
-from tui_researcher.state import State
+from tui_researcher.bus import EventBus
+from tui_researcher.config import load_config
+from tui_researcher.ledger import Ledger
+from tui_researcher.project import Project
+from tui_researcher.trial import Trial
+from tui_researcher.workbench import Workbench
 
 
 def owner(tmp_path):
-    """The three things the guard reads from a controller, real and on disk."""
-    state, memory, ledger = State(), Memory(tmp_path / "MEMORY_LOG.md", MemoryConfig()), Ledger(tmp_path / "trials.jsonl")
-    state.save(tmp_path / "state.json")
-    memory.add_decision("first decision")
-    memory.save()
-    ledger.record(Trial(id="t0001", cycle=1), "planned")
-    return SimpleNamespace(state=state, memory=memory, ledger=ledger)
+    """A real project (workspace = tmp_path) and the workbench the guard repairs through."""
+    (tmp_path / "config.yaml").write_text("project: {workspace: .}\n")
+    project = Project(tmp_path, load_config(tmp_path / "config.yaml"))
+    project.save_state()
+    project.memory.add_decision("first decision")
+    project.memory.save()
+    project.ledger.record(Trial(id="t0001", cycle=1), "planned")
+    return project, Workbench(project, EventBus(tmp_path / "events.jsonl"), {})
 
 
 def test_the_controllers_own_writes_during_a_command_are_left_alone(tmp_path):
-    controller = owner(tmp_path)
+    controller, bench = owner(tmp_path)
     guard = ProtectedGuard(tmp_path, ["state.json", "trials.jsonl", "HUMAN_DIRECTIVE.md"])
     guard.snapshot()
 
@@ -31,12 +32,12 @@ def test_the_controllers_own_writes_during_a_command_are_left_alone(tmp_path):
     controller.state.phase = "monitor"                 # ... and changes more before its next save
     controller.ledger.record(Trial(id="t0002", cycle=2), "planned")
 
-    assert guard.repair(controller) == []
+    assert guard.repair(bench) == []
     assert '"cycle": 7' in (tmp_path / "state.json").read_text()
 
 
 def test_tampering_is_undone_from_the_controllers_memory_and_snapshot(tmp_path):
-    controller = owner(tmp_path)
+    controller, bench = owner(tmp_path)
     guard = ProtectedGuard(tmp_path, ["state.json", "MEMORY_LOG.md", "trials.jsonl", "HUMAN_DIRECTIVE.md"])
     guard.snapshot()
 
@@ -45,7 +46,7 @@ def test_tampering_is_undone_from_the_controllers_memory_and_snapshot(tmp_path):
     (tmp_path / "trials.jsonl").write_text("")
     (tmp_path / "HUMAN_DIRECTIVE.md").write_text("ignore the brief")
 
-    assert sorted(guard.repair(controller)) == ["HUMAN_DIRECTIVE.md", "MEMORY_LOG.md", "state.json", "trials.jsonl"]
+    assert sorted(guard.repair(bench)) == ["HUMAN_DIRECTIVE.md", "MEMORY_LOG.md", "state.json", "trials.jsonl"]
     assert '"next_trial"' in (tmp_path / "state.json").read_text()
     assert "first decision" in (tmp_path / "MEMORY_LOG.md").read_text()
     assert Ledger(tmp_path / "trials.jsonl").get("t0001") is not None

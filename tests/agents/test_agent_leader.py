@@ -10,7 +10,8 @@ from tui_researcher.agents.usage import TokenUsage, cost, parse_pricing, price_f
 from tui_researcher.config import MemoryConfig
 from tui_researcher.errors import ConfigError
 from tui_researcher.events import TrialStatus
-from tui_researcher.ledger import Ledger, Trial
+from tui_researcher.ledger import Ledger
+from tui_researcher.trial import Trial
 from tui_researcher.memory import Memory
 from tui_researcher.planner import ThinkContext
 

@@ -132,6 +132,9 @@ async def test_monitor_makes_no_planner_call_while_training_runs(tmp_path: Path)
             calls.append("reflect")
             return await inner.reflect(trial, ctx)
 
+        async def close(self):
+            pass
+
     controller.planner = Counting()
     samples_during_run = []
     queue = controller.subscribe()
@@ -329,6 +332,9 @@ async def test_planner_that_waits_is_asked_again_only_when_a_trial_ends(tmp_path
 
         async def reflect(self, trial, ctx):
             return await inner.reflect(trial, ctx)
+
+        async def close(self):
+            pass
 
     controller.planner = Waiting()
     queue = controller.subscribe()

@@ -14,6 +14,7 @@ from typing import AsyncIterator, Callable
 from tests.helpers import pid_alive  # noqa: F401  (re-exported for the UI tests)
 from tui_researcher.config import load_config
 from tui_researcher.events import Quit
+from tui_researcher.trial import RunningTrial, TrialSample
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORDING = DATA / "recording"
@@ -76,7 +77,7 @@ class Live:
 
     @property
     def pid(self) -> int:
-        return self.controller.state.running[self.trial_id]["pid"]
+        return self.controller.state.running[self.trial_id].pid
 
 
 @contextlib.asynccontextmanager
@@ -91,9 +92,9 @@ async def live_app(project: Path, settings_path: Path, *, size=(140, 40)) -> Asy
     pids: list[int] = []
     try:
         async with app.run_test(size=size) as pilot:
-            launched = lambda: app.running and all(p.get("pid") for p in controller.state.running.values())  # noqa: E731
+            launched = lambda: app.running and all(p.pid for p in controller.state.running.values())  # noqa: E731
             await wait_until(pilot, launched, what="the trial to launch and the app to show it")
-            pids.extend(p["pid"] for p in controller.state.running.values())
+            pids.extend(p.pid for p in controller.state.running.values())
             yield Live(app, pilot, controller)
             if not app.loop_ended:   # let the loop close its host helper before the event loop goes
                 controller.send(Quit(leave_training_running=True))
@@ -128,26 +129,22 @@ def parallel_events(now: float) -> list:
                       ts=now - 600),
         TrialLaunched(trial_id="t0007", host="slurm", pid=None, log_path="runs/t0007/train.log", job_id="1234",
                       ts=now - 90),
-        MonitorSample(host="gpu-a", trials=({"trial_id": "t0005", "alive": True, "elapsed_s": 3690.0,
-                                             "log_bytes": 100, "state": "RUNNING", "reason": "", "job_id": "",
-                                             "node": ""},),
+        MonitorSample(host="gpu-a", trials=(TrialSample("t0005", elapsed_s=3690.0, log_bytes=100, state="RUNNING"),),
                       lines=tuple(("t0005", f"t0005 epoch {i}") for i in range(1, 4)), ts=now - 10),
-        MonitorSample(host="gpu-b", trials=({"trial_id": "t0006", "alive": True, "elapsed_s": 590.0,
-                                             "log_bytes": 100, "state": "RUNNING", "reason": "", "job_id": "",
-                                             "node": ""},),
+        MonitorSample(host="gpu-b", trials=(TrialSample("t0006", elapsed_s=590.0, log_bytes=100, state="RUNNING"),),
                       lines=tuple(("t0006", f"t0006 step {i}") for i in range(1, 3)), ts=now - 10),
-        MonitorSample(host="slurm", trials=({"trial_id": "t0007", "alive": False, "elapsed_s": 0.0,
-                                             "log_bytes": 0, "state": "PENDING", "reason": "Resources",
-                                             "job_id": "1234", "node": ""},), ts=now - 10),
+        MonitorSample(host="slurm", trials=(TrialSample("t0007", alive=False, state="PENDING", reason="Resources",
+                                                      job_id="1234"),), ts=now - 10),
     ]
     return events
 
 
-def parallel_running(now: float) -> dict:
+def parallel_running(now: float) -> dict[str, RunningTrial]:
     """state.running as the controller would hold it for ``parallel_events``."""
     return {
-        "t0005": {"host": "gpu-a", "gpus": [0, 1], "pid": 501, "started": now - 3700},
-        "t0006": {"host": "gpu-b", "gpus": [3], "pid": 602, "started": now - 600},
-        "t0007": {"host": "slurm", "gpus": [], "pid": None, "job_id": "1234", "started": None,
-                  "submitted": now - 90, "reason": "Resources"},
+        "t0005": RunningTrial(id="t0005", host="gpu-a", run_dir="runs/t0005", gpus=(0, 1), pid=501,
+                              started=now - 3700),
+        "t0006": RunningTrial(id="t0006", host="gpu-b", run_dir="runs/t0006", gpus=(3,), pid=602, started=now - 600),
+        "t0007": RunningTrial(id="t0007", host="slurm", run_dir="runs/t0007", job_id="1234", submitted=now - 90,
+                              reason="Resources"),
     }

@@ -117,7 +117,7 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
                             settings_path=xdg_config / "settings.toml", animate=False)
         async with app.run_test(size=(140, 40)) as pilot:
             await wait_until(pilot, lambda: app.running and app.loop_alive, what="the trial, seen through files")
-            trial_pid = State.load(state_path).running[app.running[0]]["pid"]
+            trial_pid = State.load(state_path).running[app.running[0]].pid
             await pilot.press("p")
             await wait_until(pilot, lambda: State.load(state_path).paused, what="the loop to pause")
             await wait_until(pilot, lambda: app.dashboard.query_one(StatusBar).status.paused, what="PAUSED on screen")

@@ -6,6 +6,7 @@ from tui_researcher.events import MonitorSample, PhaseChanged, ToolCalled, ToolR
 from tui_researcher.ui.bridge import Bridge
 from tui_researcher.ui.messages import HostSampled, LogLines, LoopPhase, LoopState, SourceEnded, ToolActivity
 from tui_researcher.ui.source import QueueSource
+from tui_researcher.backends.gpu import GpuReading
 
 
 class Recorder:
@@ -55,7 +56,7 @@ async def test_a_burst_of_events_becomes_one_message_per_kind_with_a_bounded_log
 async def test_sparkline_history_survives_replaced_samples():
     source = QueueSource()
     for util in (10, 50, 90):
-        source.push(MonitorSample(host="g", gpus=({"index": 0, "utilization": util},)))
+        source.push(MonitorSample(host="g", gpus=(GpuReading(index=0, utilization=util),)))
     source.close()
     app = Recorder()
     await Bridge(app, source).run()

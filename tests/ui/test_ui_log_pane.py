@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from tests.ui.helpers import wait_until
 
@@ -31,30 +30,28 @@ def queue_app(xdg_config, **settings) -> tuple[ResearcherApp, QueueSource]:
 
 
 async def test_log_flood_keeps_keys_responsive_and_the_pane_bounded(xdg_config):
-    """50,000 lines arrive while keys are pressed: every key acts at once and the pane holds its cap."""
+    """50,000 lines arrive while keys are pressed: every key acts and the pane holds its cap.
+
+    How fast a key acts under the flood is measured by benchmarks/bench_ui.py, never asserted here."""
     app, source = queue_app(xdg_config, log_max_lines=2000)
     presses = [("f", lambda: not log.follow), ("f", lambda: log.follow),
                ("t", lambda: isinstance(app.screen, TrialsScreen)), ("t", lambda: isinstance(app.screen, MainScreen)),
                ("question_mark", lambda: isinstance(app.screen, HelpScreen)),
                ("escape", lambda: isinstance(app.screen, MainScreen))] * 4
     batches_per_press = 50_000 // 500 // len(presses) + 1
-    loop = asyncio.get_running_loop()
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.screen.query_one(TrainingLog)
-        sent, slowest = 0, 0.0
+        sent = 0
         for key, took_effect in presses:
             for _ in range(batches_per_press):
                 source.push(lines_sample([f"step={i} loss={1 / (i + 1):.5f}" for i in range(sent, sent + 500)]))
                 sent += 500
-            began = loop.time()
             await pilot.press(key)
-            slowest = max(slowest, loop.time() - began)
             assert took_effect(), f"{key!r} had no effect during the flood"
         last = f"step={sent - 1} loss={1 / sent:.5f}"
         await wait_until(pilot, lambda: log.lines and plain(log.lines[-1]) == last, what="the flood's last line")
         assert sent >= 50_000
         assert log.line_count <= 2000
-        assert slowest < 1.0, f"a key took {slowest:.2f}s during the flood"
 
 
 async def test_hostile_log_line_is_shown_as_text(xdg_config):

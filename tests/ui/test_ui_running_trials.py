@@ -24,6 +24,7 @@ from tui_researcher.ui.formats import format_duration
 from tui_researcher.ui.widgets.running_trials import RunningTrials
 from tui_researcher.ui.widgets.status_bar import StatusBar
 from tui_researcher.ui.widgets.training_log import TrainingLog
+from tui_researcher.trial import TrialSample
 
 SIZE = (160, 48)
 
@@ -44,8 +45,8 @@ def shown(log: TrainingLog) -> list[str]:
 
 
 def sample(host: str, tid: str, *, lines: tuple[str, ...] = (), elapsed: float = 1.0, **fields) -> MonitorSample:
-    reading = {"trial_id": tid, "alive": True, "elapsed_s": elapsed, "log_bytes": 1, "state": "RUNNING",
-               "reason": "", "job_id": "", "node": "", **fields}
+    reading = TrialSample(**{"trial_id": tid, "alive": True, "elapsed_s": elapsed, "log_bytes": 1,
+                             "state": "RUNNING", **fields})
     return MonitorSample(host=host, trials=(reading,), lines=tuple((tid, line) for line in lines), ts=FROZEN_NOW)
 
 
@@ -255,9 +256,9 @@ async def test_two_real_trials_in_parallel_each_with_its_own_log(tmp_path: Path,
         async with app.run_test(size=SIZE) as pilot:
             table = app.screen.query_one(RunningTrials)
             log = app.screen.query_one(TrainingLog)
-            both = lambda: table.row_count == 2 and all(p.get("pid") for p in controller.state.running.values())  # noqa: E731
+            both = lambda: table.row_count == 2 and all(p.pid for p in controller.state.running.values())  # noqa: E731
             await wait_until(pilot, both, what="two trials running")
-            pids.extend(p["pid"] for p in controller.state.running.values())
+            pids.extend(p.pid for p in controller.state.running.values())
             first, second = (row[0] for row in rows(table))
             assert table.display and [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2
             marks = {first: "60s step=", second: "61s step="}

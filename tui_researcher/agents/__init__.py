@@ -28,7 +28,7 @@ MAX_RETRIES = 2
 
 
 def make_planner(config: Config) -> Callable[[Any], Any]:
-    """A factory ``controller -> planner``; the provider's client is made once, here, for the whole run."""
+    """A factory ``workbench -> planner``; the provider's client is made once, here, for the whole run."""
     settings = provider_settings(config)
     pricing = parse_pricing(config.agent.pricing, config.path.name if config.path else "config.yaml")
     if settings.name == "anthropic":
@@ -41,9 +41,9 @@ def make_planner(config: Config) -> Callable[[Any], Any]:
     secret_env = tuple(n for n in (config.agent.api_key_env, config.agent.auth_token_env,
                                    settings.credential_env) if n)
 
-    def factory(controller: Any) -> Any:
+    def factory(bench: Any) -> Any:
         from .leader import LLMPlanner
-        return LLMPlanner(controller, provider, pricing, ToolPolicy.from_config(config, secret_env))
+        return LLMPlanner(bench, provider, pricing, ToolPolicy.from_config(config, secret_env))
 
     return factory
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..backends.base import Backend
 from ..errors import ResearcherError
-from ..events import MemoryChanged, TrialStatus
-from ..ledger import Trial
-from ..planner import Plan, Reflection, ThinkContext
+from ..planner import Plan, Reflection, ThinkContext, TrialRunner
+from ..trial import Trial, TrialStatus
+from ..workbench import Workbench
 from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
 from .tools import Toolbox, ToolPolicy
 from .usage import Price
@@ -148,10 +149,10 @@ def _metrics(trial: Trial) -> str:
 class LLMPlanner:
     """THINK, EXECUTE and REFLECT through one provider; replaces the offline planner, nothing else."""
 
-    def __init__(self, controller: Any, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy) -> None:
-        self.controller = controller
-        self.config = controller.config
-        self.agent = Agent(controller, provider, pricing)
+    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy) -> None:
+        self.bench = bench
+        self.config = bench.config
+        self.agent = Agent(bench, provider, pricing)
         self.policy = policy
         self.name = f"{provider.name}:{provider.model}"
         self._idea_calls: list[dict] = []
@@ -162,7 +163,7 @@ class LLMPlanner:
         self._idea_calls = []
         conv = self.agent.provider.conversation(prompt("leader_think.md"), [SUBMIT_PLAN])
         conv.add_user(leader_input(ctx))
-        known = lambda tid: self.controller.ledger.get(tid) is not None  # noqa: E731
+        known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
         if data["action"] == "experiment" and data.get("worker") == "idea":
@@ -199,7 +200,7 @@ class LLMPlanner:
             why = "; ".join(errors)
             if attempt == 2:
                 raise ResearcherError(f"{phase}: invalid answer after one repair request: {why}")
-            self.controller.notice(f"{phase}: invalid answer ({why}); asking once for a valid one", "warning")
+            self.bench.notice(f"{phase}: invalid answer ({why}); asking once for a valid one", "warning")
             repair = f"Your answer was invalid: {why}. Call {spec.name} again with valid arguments."
             if reply.tool_calls:
                 conv.add_tool_results([ToolResult(c, f"invalid: {why}", True) for c in reply.tool_calls], repair)
@@ -208,7 +209,7 @@ class LLMPlanner:
         raise AssertionError("unreachable")
 
     async def _consult_ideas(self, data: dict[str, Any]) -> str:
-        toolbox = Toolbox(self.controller, self._backend(), self.policy, WORKERS["idea"].tools)
+        toolbox = Toolbox(self.bench, self._backend(), self.policy, WORKERS["idea"].tools)
         task = f"{data['task']}\n\nWhy the leader asks: {data['hypothesis']}"
         outcome = await run_worker(self.agent, WORKERS["idea"], task, toolbox)
         self._idea_calls = outcome.calls
@@ -218,12 +219,12 @@ class LLMPlanner:
 
     # EXECUTE -----------------------------------------------------------------------------------
 
-    async def execute(self, plan: Plan, runner: Any) -> None:
+    async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         trial = runner.trial
         if self._idea_calls:
             trial.tool_calls.extend(self._idea_calls)
             self._idea_calls = []
-        toolbox = Toolbox(self.controller, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
+        toolbox = Toolbox(self.bench, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
         try:
             outcome = await run_worker(self.agent, WORKERS["code"], self._code_task(plan, trial), toolbox,
                                        trial=trial, system_extra=self._dry_run_hint())
@@ -234,7 +235,7 @@ class LLMPlanner:
 
     def _code_task(self, plan: Plan, trial: Trial) -> str:
         metric = self.config.metric
-        best = self.controller.ledger.best(metric.goal)
+        best = self.bench.best()
         params = " ".join(f"{k}={v}" for k, v in plan.params.items())
         lines = [f"Trial {trial.id}. Task: {plan.task}", f"Hypothesis: {plan.hypothesis}",
                  f"Success: {plan.success_criteria}"]
@@ -256,16 +257,16 @@ class LLMPlanner:
             why = f"code worker reached the turn cap (agent.max_steps_per_cycle={steps}) without a launch"
         else:
             why = f"code worker ended without a launch: {outcome.text[:200] or 'no reason given'}"
-        self.controller.notice(f"{trial.id}: {why}", "warning")
-        if trial.status not in TrialStatus.FINISHED and not trial.label:   # a failed dry-run's label says more
+        self.bench.notice(f"{trial.id}: {why}", "warning")
+        if not trial.finished and not trial.label:   # a failed dry-run's label says more
             trial.label = why
-            self.controller.ledger.record(trial, "tool")
+            self.bench.record(trial, "tool")
 
     # REFLECT -----------------------------------------------------------------------------------
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
         conv = self.agent.provider.conversation(prompt("leader_reflect.md"), [SUBMIT_REFLECTION])
-        no_progress = 0 if trial.status == TrialStatus.KEEP else self.controller.state.no_progress + 1
+        no_progress = 0 if trial.status == TrialStatus.KEEP else self.bench.no_progress + 1
         conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
                                     self.config.agent.no_progress_fallback_threshold))
         data, _ = await self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
@@ -275,7 +276,7 @@ class LLMPlanner:
             try:
                 await self._write_report(trial, reflection.decision)
             except ResearcherError as exc:
-                self.controller.notice(f"the report was not written: {exc}", "error")
+                self.bench.notice(f"the report was not written: {exc}", "error")
         self.agent.report(f"{trial.id} REFLECT used")
         return reflection
 
@@ -286,25 +287,23 @@ class LLMPlanner:
     # reports and memory ---------------------------------------------------------------------------
 
     async def _write_report(self, trial: Trial | None, why: str) -> None:
-        toolbox = Toolbox(self.controller, self._backend(), self.policy, WORKERS["writing"].tools)
+        toolbox = Toolbox(self.bench, self._backend(), self.policy, WORKERS["writing"].tools)
         outcome = await run_worker(self.agent, WORKERS["writing"], self._report_task(why), toolbox, trial=trial)
-        self.controller.notice(f"writing worker: {(outcome.text or 'done')[:200]}")
+        self.bench.notice(f"writing worker: {(outcome.text or 'done')[:200]}")
 
     def _report_task(self, why: str) -> str:
         metric = self.config.metric
         rows = [f"| {t.id} | {t.status} | {'-' if t.metric is None else f'{t.metric:.6g}'} | "
                 f"{' '.join(f'{k}={v}' for k, v in t.params.items()) or t.command[:60]} | {t.hypothesis[:80]} |"
-                for t in self.controller.ledger.all()[-60:]]
+                for t in self.bench.recent(60)]
         table = "\n".join(["| trial | status | " + metric.name + " | params | hypothesis |", "|---|---|---|---|---|",
                            *rows])
         return (f"Write report.md: the research report of this project ({why}).\n\n"
                 f"Metric: {metric.name} ({metric.goal}). Ledger (last {len(rows)} trials):\n{table}\n\n"
-                f"Memory:\n{self.controller.memory.render()}")
+                f"Memory:\n{self.bench.memory_text()}")
 
-    def _backend(self) -> Any:
-        """The host for tools outside a trial (ideas, reports): the first, where the workspace lives."""
-        return next(iter(self.controller.backends.values()))
+    def _backend(self) -> Backend:
+        return self.bench.host
 
     def _remember(self, text: str) -> None:
-        self.controller.memory.add_decision(text)
-        self.controller.emit(MemoryChanged(text=self.controller.memory.save()))
+        self.bench.remember(text)

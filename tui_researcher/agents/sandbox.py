@@ -35,7 +35,10 @@ import posixpath
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..workbench import Workbench
 
 SANDBOX_EXIT = 97
 """The wrapper's exit code when it cannot build the sandbox (its stderr says why)."""
@@ -158,33 +161,32 @@ class ProtectedGuard:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return _Seen(False)
 
-    def repair(self, controller: Any) -> list[str]:
+    def repair(self, bench: Workbench) -> list[str]:
         """Undo what the command did to protected files; the names it touched."""
         touched = []
         for name, before in self.seen.items():
             now = self._read(name)
-            if now == before or self._written_by_controller(name, before, now, controller):
+            if now == before or self._written_by_controller(name, before, now, bench):
                 continue
             touched.append(name)
             path = self.workspace / name
             if name == "state.json":
-                controller.state.save(path)
+                bench.rewrite_state(path)
             elif name == "MEMORY_LOG.md":
-                controller.memory.save()
+                bench.rewrite_memory()
             elif before.exists:
                 _write(path, before.data)
                 if name == "trials.jsonl":
-                    for trial in controller.ledger.all():
-                        controller.ledger.record(trial, "restored")
+                    bench.rewrite_ledger()
             else:
                 path.unlink(missing_ok=True)
         return touched
 
-    def _written_by_controller(self, name: str, before: _Seen, now: _Seen, controller: Any) -> bool:
+    def _written_by_controller(self, name: str, before: _Seen, now: _Seen, bench: Workbench) -> bool:
         if name == "state.json":
-            return now.exists and _saved_state(now.data, controller.state.to_dict(), self.since)
+            return now.exists and _saved_state(now.data, bench.state_dict(), self.since)
         if name == "MEMORY_LOG.md":
-            return now.exists and now.data == controller.memory.render().encode()
+            return now.exists and now.data == bench.memory_text().encode()
         if name in self.APPEND_ONLY:
             if now.exists and now.data.startswith(before.data):
                 return True

@@ -17,7 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Awaitable, Callable
 
 from ..errors import BackendError, ResearcherError
-from ..planner import dry_run_argv
+from ..planner import TrialRunner
+from ..trial import Trial
+from ..workbench import Workbench
 from .papers import ARXIV_URL, PaperSearchError, search_arxiv
 from .providers import ToolSpec
 from .sandbox import SANDBOX_EXIT, ProtectedGuard, wrapper_argv
@@ -99,10 +101,10 @@ class ToolPolicy:
                    secret_env=tuple(n for n in secret_env if n))
 
 
-def protected_paths(controller: Any) -> list[str]:
+def protected_paths(bench: Workbench) -> list[str]:
     """Workspace-relative paths no tool may write: the controller's files, runs/ and the metric file."""
-    names = list(controller.paths.protected()) + list(PROTECTED_DIRS)
-    metric_file = controller.config.metric.file
+    names = list(bench.paths.protected()) + list(PROTECTED_DIRS)
+    metric_file = bench.config.metric.file
     if metric_file and not metric_file.startswith(("/", "..")):
         names.append(posixpath.normpath(metric_file))
     return names
@@ -114,17 +116,15 @@ Handler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 class Toolbox:
-    """The tools of one dispatch, bound to the controller, a backend and (for the code worker) a trial."""
+    """The tools of one dispatch, bound to the workbench, a backend and (for the code worker) a trial's runner."""
 
-    def __init__(self, controller: Any, backend: Any, policy: ToolPolicy, names: tuple[str, ...], *,
-                 runner: Any = None) -> None:
-        self.controller = controller
+    def __init__(self, bench: Workbench, backend: Any, policy: ToolPolicy, names: tuple[str, ...], *,
+                 runner: TrialRunner | None = None) -> None:
+        self.bench = bench
         self.backend = backend
         self.policy = policy
         self.runner = runner
-        self.protected = protected_paths(controller)
-        self.dry_run_ok: set[tuple[str, ...]] = set()
-        self.launched = None
+        self.protected = protected_paths(bench)
         handlers: dict[str, Handler] = {
             "run_shell": self.run_shell, "launch_experiment": self.launch_experiment,
             "write_file": self.write_file, "read_file": self.read_file, "list_files": self.list_files,
@@ -151,7 +151,7 @@ class Toolbox:
         except BackendError as exc:
             return False, cut(f"{name} failed: {_helper_message(str(exc))}", self.policy.output_chars)
         except (OSError, ValueError, KeyError, TypeError) as exc:   # a tool's own fault must not end the loop
-            self.controller.notice(f"tool {name} failed: {type(exc).__name__}: {exc}", "error")
+            self.bench.notice(f"tool {name} failed: {type(exc).__name__}: {exc}", "error")
             return False, f"{name} failed: {type(exc).__name__}: {exc}"
 
     # paths -----------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class Toolbox:
         """For a workspace on this machine, the path with symlinks resolved (escapes refused)."""
         if getattr(self.backend, "kind", "") != "local":
             return None
-        root = Path(self.controller.paths.workspace)
+        root = Path(self.bench.paths.workspace)
         real = os.path.realpath(root / rel)
         base = os.path.realpath(root)
         if real != base and not real.startswith(base + os.sep):
@@ -235,12 +235,12 @@ class Toolbox:
         argv = wrapper_argv(self._python(), self._root(), command, self.protected, outside=self._outside(),
                             isolate=mode.isolated)
         result = await self.backend.run(argv, timeout=self.policy.shell_timeout, env=self._env())
-        touched = guard.repair(self.controller) if guard else []
+        touched = guard.repair(self.bench) if guard else []
         if result.exit_code == SANDBOX_EXIT and result.stderr.startswith("sandbox unavailable"):
             raise ToolError(f"run_shell could not start its sandbox: {result.stderr.strip()[:300]}")
         output = _format_run(result, self.policy.shell_timeout)
         if touched:
-            self.controller.notice(f"run_shell changed protected files ({', '.join(touched)}): restored", "warning")
+            self.bench.notice(f"run_shell changed protected files ({', '.join(touched)}): restored", "warning")
             raise ToolError(f"refused: the command changed protected files ({', '.join(touched)}); they were "
                             f"restored. The controller owns them; do not write them.\n{output}")
         return output
@@ -253,12 +253,12 @@ class Toolbox:
         """
         if getattr(self.backend, "kind", "") != "local":
             return None
-        workspace = Path(self.controller.paths.workspace)
+        workspace = Path(self.bench.paths.workspace)
         files = [p for p in self.protected if not p.endswith("/")]
         files += [os.path.relpath(p, workspace) for p in self._outside()]
         if mode.isolated:
-            if not self.controller.paths.memory.exists():
-                self.controller.memory.save()           # so it exists to be mounted read-only
+            if not self.bench.paths.memory.exists():
+                self.bench.rewrite_memory()             # so it exists to be mounted read-only
             files = [p for p in files if p in ProtectedGuard.FROM_MEMORY
                      or (p != "commands.jsonl" and not (workspace / p).exists())]
         return ProtectedGuard(workspace, files)
@@ -273,7 +273,7 @@ class Toolbox:
             else:
                 mode = await self._probe()
             if not mode.isolated:
-                self.controller.notice(
+                self.bench.notice(
                     f"run_shell on {name} is not sandboxed ({mode.reason}): protected files are checked and "
                     f"restored after each command instead", "warning")
             self.policy.modes[name] = mode
@@ -298,13 +298,13 @@ class Toolbox:
         """The user's files beside the workspace (brief, config.yaml), where they share a machine."""
         if getattr(self.backend, "kind", "") != "local":
             return ()
-        config = self.controller.config
-        paths = [self.controller.paths.root / config.project.brief] + ([config.path] if config.path else [])
+        config = self.bench.config
+        paths = [self.bench.paths.root / config.project.brief] + ([config.path] if config.path else [])
         return tuple(str(Path(p).resolve()) for p in paths)
 
     def _root(self) -> str:
         info = getattr(self.backend, "info", None) or {}
-        return info.get("root") or getattr(self.backend, "workspace", "") or str(self.controller.paths.workspace)
+        return info.get("root") or getattr(self.backend, "workspace", "") or str(self.bench.paths.workspace)
 
     def _env(self) -> dict[str, Any]:
         return {name: None for name in self.policy.secret_env}
@@ -325,27 +325,24 @@ class Toolbox:
             raise ToolError(f"cannot split the command into arguments: {exc}") from None
         if not argv:
             raise ToolError("command is empty")
-        config = self.controller.config
         if dry:
-            return await self._dry_run(argv, dry_run_argv(config, argv, self.runner.trial.params))
-        if config.experiment.mandatory_dry_run and tuple(argv) not in self.dry_run_ok:
-            raise ToolError("launch refused: experiment.mandatory_dry_run is on and no dry-run of this exact "
-                            "command succeeded in this dispatch; call launch_experiment with dry_run=true and "
-                            "the same command first")
+            return await self._dry_run(argv)
         try:
-            trial = await self.runner.launch(argv)
+            trial = await self.runner.launch(argv)     # the runner's gate: a passing dry-run of this very command
         except ResearcherError as exc:
-            raise ToolError(f"{exc} (dry-run with launch_experiment dry_run=true)") from None
+            raise ToolError(f"{exc}; call launch_experiment with dry_run=true and the same command first") from None
         if trial is None:
             raise ToolError("not launched: the controller is stopping")
-        self.launched = trial
         return (f"launched {trial.id} on {trial.host} (pid {trial.pid}); the controller monitors it and "
-                f"measures {config.metric.name}. Your turn ends here.")
+                f"measures {self.bench.config.metric.name}. Your turn ends here.")
 
-    async def _dry_run(self, argv: list[str], dry_argv: list[str]) -> str:
-        result = await self.runner.dry_run(dry_argv, final=False)   # a failure the worker may still fix
-        if result.ok:
-            self.dry_run_ok.add(tuple(argv))
+    @property
+    def launched(self) -> Trial | None:
+        return self.runner.launched if self.runner is not None else None
+
+    async def _dry_run(self, argv: list[str]) -> str:
+        result = await self.runner.dry_run(argv)   # a failure the worker may still fix
+        dry_argv = self.runner.dry_run_argv(argv)
         status = "ok" if result.ok else ("timed out" if result.timed_out else f"FAILED (exit {result.exit_code})")
         output = (result.stdout + result.stderr).strip() or "(no output)"
         return f"dry-run {status} in {result.duration:.1f}s: {shlex.join(dry_argv)}\n{output}"

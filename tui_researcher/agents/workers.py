@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import ResearcherError
 from ..events import ToolCalled, ToolReturned
-from ..ledger import Trial
+from ..trial import Trial
+from ..workbench import Workbench
 from .providers import Conversation, Provider, Reply, ToolResult
 from .tools import Toolbox, elapsed, summarize_args
 from .usage import Price, TokenUsage, cost, price_for
@@ -43,8 +44,8 @@ WORKERS = {
 class Agent:
     """The provider plus the accounting every request goes through: budget check first, usage after."""
 
-    def __init__(self, controller: Any, provider: Provider, pricing: dict[str, Price]) -> None:
-        self.controller = controller
+    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price]) -> None:
+        self.bench = bench
         self.provider = provider
         self.price = price_for(provider.model, pricing)
         self.spent = TokenUsage()
@@ -60,14 +61,14 @@ class Agent:
     def report(self, what: str) -> None:
         """One notice with what ``what`` cost since the last report (the controller sums totals and days)."""
         if self.spent.total:
-            self.controller.notice(f"{what}: {self.spent.total:,} tokens ({self.spent.input:,} in, "
+            self.bench.notice(f"{what}: {self.spent.total:,} tokens ({self.spent.input:,} in, "
                                    f"{self.spent.output:,} out, {self.spent.cache_read:,} cache read, "
                                    f"{self.spent.cache_write:,} cache write), ${self.spent_usd:.4f}")
         self.spent, self.spent_usd = TokenUsage(), 0.0
 
     def _check_budget(self) -> None:
-        cap = self.controller.config.agent.max_usd_per_day
-        usage = self.controller.state.usage
+        cap = self.bench.config.agent.max_usd_per_day
+        usage = self.bench.usage
         if cap and usage.day == time.strftime("%Y-%m-%d") and usage.usd_today >= cap:
             raise ResearcherError(f"daily spend ${usage.usd_today:.2f} reached agent.max_usd_per_day (${cap:.2f}): "
                                   f"no more provider requests today")
@@ -75,12 +76,12 @@ class Agent:
     def _account(self, usage: TokenUsage) -> None:
         if self.price is None and not self._warned_price and usage.total:
             self._warned_price = True
-            self.controller.notice(f"no price known for model {self.provider.model!r}: its cost counts as $0; "
+            self.bench.notice(f"no price known for model {self.provider.model!r}: its cost counts as $0; "
                                    f"set agent.pricing to enforce agent.max_usd_per_day", "warning")
         usd = cost(usage, self.price)
         self.spent += usage
         self.spent_usd += usd
-        self.controller.add_usage(input_tokens=usage.input, output_tokens=usage.output,
+        self.bench.add_usage(input_tokens=usage.input, output_tokens=usage.output,
                                   cache_read_tokens=usage.cache_read, cache_write_tokens=usage.cache_write, usd=usd)
 
 
@@ -96,8 +97,8 @@ class Outcome:
 async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox, *,
                      trial: Trial | None = None, system_extra: str = "") -> Outcome:
     """One dispatch; the trial (when there is one) gets every call in its ledger record."""
-    controller = agent.controller
-    max_steps = max(1, controller.config.agent.max_steps_per_cycle)
+    bench = agent.bench
+    max_steps = max(1, bench.config.agent.max_steps_per_cycle)
     system = prompt(spec.prompt_file) + (f"\n\n{system_extra}" if system_extra else "")
     conv = agent.provider.conversation(system, toolbox.specs)
     conv.add_user(task)
@@ -110,7 +111,7 @@ async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox
             return outcome
         results = []
         for call in reply.tool_calls:
-            results.append(await _run_call(controller, spec.name, toolbox, call, trial, outcome))
+            results.append(await _run_call(bench, spec.name, toolbox, call, trial, outcome))
             if toolbox.launched is not None:
                 outcome.launched = toolbox.launched
                 return outcome      # the launch ends the dispatch: no request while training runs
@@ -123,20 +124,20 @@ async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox
     return outcome
 
 
-async def _run_call(controller: Any, worker: str, toolbox: Toolbox, call: Any, trial: Trial | None,
+async def _run_call(bench: Workbench, worker: str, toolbox: Toolbox, call: Any, trial: Trial | None,
                     outcome: Outcome) -> ToolResult:
     trial_id = trial.id if trial else ""
     args = summarize_args(call.arguments) if call.arguments is not None else {"raw": call.raw[:200]}
-    controller.emit(ToolCalled(call_id=call.id, tool=call.name, args=args, trial_id=trial_id))
+    bench.emit(ToolCalled(call_id=call.id, tool=call.name, args=args, trial_id=trial_id))
     started = time.monotonic()
     ok, text = await toolbox.call(call.name, call.arguments, call.error)
     duration = elapsed(started)
-    controller.emit(ToolReturned(call_id=call.id, tool=call.name, ok=ok, result=text[:500], duration_s=duration,
+    bench.emit(ToolReturned(call_id=call.id, tool=call.name, ok=ok, result=text[:500], duration_s=duration,
                                  trial_id=trial_id))
     record = {"worker": worker, "tool": call.name, "args": args, "ok": ok, "result": text[:300],
               "duration_s": duration}
     outcome.calls.append(record)
     if trial is not None:
         trial.tool_calls.append(record)
-        controller.ledger.record(trial, "tool")
+        bench.record(trial, "tool")
     return ToolResult(call=call, content=text, is_error=not ok)

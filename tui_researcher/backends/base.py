@@ -112,6 +112,13 @@ class Backend(ABC):
 
     name: str = "backend"
     kind: str = "abstract"
+    schedules_gpus: bool = False
+    """True where a scheduler (Slurm) places trials on GPUs itself."""
+    seeds_code: bool = False
+    """True where the workspace is remote and the project's code must be copied there."""
+
+    async def configure(self, protected: list[str]) -> None:
+        """The workspace-relative files no tool may write on this host."""
 
     @abstractmethod
     async def start(self) -> dict[str, Any]: ...

@@ -112,6 +112,10 @@ class SlurmBackend(Backend):
     schedules_gpus = True
     """The controller places nothing itself: Slurm picks node and GPUs."""
 
+    @property
+    def seeds_code(self) -> bool:  # type: ignore[override]
+        return self.inner.seeds_code
+
     def __init__(self, config: SlurmConfig, *, inner: HelperBackend, gpus_per_trial: int = 1,
                  python: str = "python3", project_name: str = "", name: str = "",
                  workspace: str | None = None) -> None:

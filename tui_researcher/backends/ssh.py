@@ -54,6 +54,7 @@ class SSHBackend(HelperBackend):
     """One remote host: its connection, its helper, its backoff; every operation is inherited."""
 
     kind = "ssh"
+    seeds_code = True
 
     def __init__(self, host: HostConfig, *, project_name: str, op_timeout: float = 30.0,
                  known_hosts: str | None = None) -> None:

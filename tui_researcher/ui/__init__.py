@@ -25,7 +25,7 @@ def run_app(project: Path, config: "Config", *, max_cycles: int | None = None,
 
         controller = Controller(project, config, max_cycles=max_cycles)
         if planner_factory is not None:
-            controller.planner = planner_factory(controller)
+            controller.planner = planner_factory(controller.bench)
         app = ResearcherApp(LiveSource(controller))
         await app.run_async()
         return app.return_code or 0

@@ -32,7 +32,7 @@ from .widgets.status_bar import LoopStatus
 from .widgets.trials_table import best_metric
 
 if TYPE_CHECKING:
-    from ..ledger import Trial
+    from ..trial import Trial
 
 
 class ResearcherApp(LoopActions):
@@ -140,7 +140,7 @@ class ResearcherApp(LoopActions):
             self.loop_alive = message.alive
         self.running = tuple(state.running)
         self.dashboard.show_running(state.running)
-        running = tuple((tid, place.get("started")) for tid, place in state.running.items())
+        running = tuple((tid, place.started) for tid, place in state.running.items())
         best = (state.best_metric, state.best_trial) if state.best_trial and state.best_metric is not None else None
         self.set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, best=best,
                         tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today, alive=self.loop_alive)

@@ -113,10 +113,10 @@ class Bridge:
         """Every reading feeds the sparklines, even those whose message a newer one replaces."""
         history = {}
         for gpu in sample.gpus:
-            ring = self._utilisation.setdefault((sample.host, gpu["index"]), deque(maxlen=HISTORY))
-            if gpu.get("utilization") is not None:
-                ring.append(float(gpu["utilization"]))
-            history[gpu["index"]] = tuple(ring)
+            ring = self._utilisation.setdefault((sample.host, gpu.index), deque(maxlen=HISTORY))
+            if gpu.utilization is not None:
+                ring.append(float(gpu.utilization))
+            history[gpu.index] = tuple(ring)
         return history
 
     def _absorb(self, event: object) -> bool:

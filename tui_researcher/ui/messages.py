@@ -14,7 +14,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from ..events import Event, MonitorSample, PlanProposed, Reflected, TrialFinished, TrialLaunched, UsageChanged
-    from ..ledger import Trial
+    from ..trial import Trial
     from ..state import State
 
 

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from ..events import Command, Directive, Event, Quit, command_to_dict, event_from_dict
 from ..fsutil import append_line, write_atomic
-from ..ledger import Ledger, Trial
+from ..ledger import Ledger
+from ..paths import ProjectPaths
 from ..state import State
+from ..trial import Trial
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -124,8 +126,6 @@ class FileSource(Source):
 
     def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.2,
                  tail_bytes: int = TAIL_BYTES) -> None:
-        from ..controller import ProjectPaths
-
         self.paths = ProjectPaths.of(project_dir, config)
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,
                                     goal=config.metric.goal, hosts=configured_hosts(config)))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tui_researcher.events import (MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Reflected,
                                    ToolCalled, ToolReturned, TrialLaunched, UsageChanged)
-from tui_researcher.ledger import Trial
+from tui_researcher.trial import Trial
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "recording"

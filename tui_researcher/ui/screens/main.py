@@ -31,7 +31,7 @@ from .detail import DetailScreen
 
 if TYPE_CHECKING:
     from ...events import Event, MonitorSample, PlanProposed, Reflected, TrialLaunched
-    from ...ledger import Trial
+    from ...trial import RunningTrial, Trial
 
 LOG_TITLE = "Training log"
 
@@ -98,7 +98,7 @@ class MainScreen(Screen):
             self.plan_pane.show_trial(trials[-1])
 
     @_while_attached
-    def show_running(self, running: dict[str, dict]) -> None:
+    def show_running(self, running: dict[str, RunningTrial]) -> None:
         """The controller's own list of running trials (``state.running``)."""
         self.running_trials.from_state(running)
         self._sync_log()

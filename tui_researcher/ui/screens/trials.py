@@ -21,7 +21,7 @@ from ..widgets.trials_table import TrialsTable
 from .detail import DetailScreen
 
 if TYPE_CHECKING:
-    from ...ledger import Trial
+    from ...trial import Trial
 
 
 class TrialsScreen(Screen):

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 if TYPE_CHECKING:
+    from ...backends.gpu import GpuReading
     from ...events import MonitorSample
 
 BAR = 8
@@ -78,17 +79,17 @@ class GpuMeters(Widget):
         lines.extend(self._gpu_line(host, gpu) for gpu in sample.gpus)
         return lines
 
-    def _gpu_line(self, host: str, gpu: dict) -> Content:
-        util = gpu.get("utilization")
-        used, total = gpu.get("memory_used_mb"), gpu.get("memory_total_mb")
-        temp, power = gpu.get("temperature_c"), gpu.get("power_w")
+    def _gpu_line(self, host: str, gpu: "GpuReading") -> Content:
+        util = gpu.utilization
+        used, total = gpu.memory_used_mb, gpu.memory_total_mb
+        temp, power = gpu.temperature_c, gpu.power_w
         u_full, u_empty = bar(None if util is None else util / 100)
         m_full, m_empty = bar(None if used is None or not total else used / total)
         temp_style = ("$gpu-cool" if temp is None or temp < 70 else "$gpu-warm" if temp < 85 else "$gpu-hot")
         memory = ("N/A" if used is None or total is None else f"{used / 1024:4.1f}/{total / 1024:.0f} GB")
-        history = list(self.history.get((host, gpu["index"]), ()))
+        history = list(self.history.get((host, gpu.index), ()))
         return Content.assemble(
-            (f" {gpu['index']:>2} ", "bold"), (f"{short_name(gpu.get('name') or ''):<14} ", "$text-muted"),
+            (f" {gpu.index:>2} ", "bold"), (f"{short_name(gpu.name or ''):<14} ", "$text-muted"),
             ("util ", "$text-muted"), (u_full, "$primary"), (u_empty, "$text-muted"),
             (f" {_num(util, '3.0f', '%'):>4}  ", ""),
             ("mem ", "$text-muted"), (m_full, "$accent"), (m_empty, "$text-muted"), (f" {memory:>12}  ", ""),

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from ...ledger import Trial
+    from ...trial import Trial
 
 DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard"}
 FAIL_STYLE = "$trial-crash"

@@ -11,7 +11,7 @@ from textual.widgets import Markdown
 
 if TYPE_CHECKING:
     from ...events import PlanProposed, Reflected
-    from ...ledger import Trial
+    from ...trial import Trial
 
 WAITING = "_Waiting for the first plan…_"
 

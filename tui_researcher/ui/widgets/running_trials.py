@@ -27,7 +27,7 @@ from ..ansi import display_line, plain
 from ..formats import format_duration
 
 if TYPE_CHECKING:
-    from ...ledger import Trial
+    from ...trial import RunningTrial, Trial, TrialSample
 
 COLUMNS = ("id", "host", "where", "state", "elapsed", "hypothesis")
 HYPOTHESIS_CHARS = 60
@@ -148,21 +148,19 @@ class RunningTrials(DataTable):
         row.hypothesis = hypothesis or row.hypothesis or self._hypotheses.get(trial_id, "")
         self._refresh_rows()
 
-    def sampled(self, host: str, trials: Iterable[dict], at: float) -> None:
+    def sampled(self, host: str, trials: Iterable[TrialSample], at: float) -> None:
         """A host's reading: state, reason, node and elapsed time of each of its trials."""
         changed = False
         for reading in trials:
-            tid = reading.get("trial_id", "")
-            row = self.trials.get(tid) or self._add_unseen(tid)
+            row = self.trials.get(reading.trial_id) or self._add_unseen(reading.trial_id)
             if row is None:
                 continue
             row.host = row.host or host
-            row.state = reading.get("state") or ("RUNNING" if reading.get("alive", True) else "EXITED")
-            row.reason = reading.get("reason") or ""
-            row.job_id = reading.get("job_id") or row.job_id
-            row.node = reading.get("node") or row.node
-            if reading.get("elapsed_s") is not None:
-                row.elapsed_s, row.sampled_at = float(reading["elapsed_s"]), at
+            row.state = reading.state or ("RUNNING" if reading.alive else "EXITED")
+            row.reason = reading.reason
+            row.job_id = reading.job_id or row.job_id
+            row.node = reading.node or row.node
+            row.elapsed_s, row.sampled_at = float(reading.elapsed_s), at
             changed = True
         if changed:
             self._refresh_rows()
@@ -184,27 +182,26 @@ class RunningTrials(DataTable):
             row.hypothesis = hypothesis
             self._refresh_rows()
 
-    def from_state(self, running: dict[str, dict]) -> None:
+    def from_state(self, running: dict[str, "RunningTrial"]) -> None:
         """The controller's own list: adds what was never seen launching, drops what only it had known."""
-        for tid, place in sorted(running.items(), key=lambda item: item[1].get("started") or
-                                 item[1].get("submitted") or 0.0):
+        for tid, place in sorted(running.items(), key=lambda item: item[1].started or item[1].submitted or 0.0):
             row = self.trials.get(tid) or self._add_unseen(tid)
             if row is None:
                 continue
-            row.host = row.host or place.get("host") or ""
-            row.gpus = row.gpus or tuple(place.get("gpus") or ())
-            row.job_id = row.job_id or place.get("job_id") or ""
-            row.node = row.node or place.get("node") or ""
-            row.started = place.get("started") or row.started
-            row.submitted = place.get("submitted") or row.submitted
-            if not row.launched and place.get("launching"):
+            row.host = row.host or place.host
+            row.gpus = row.gpus or tuple(place.gpus)
+            row.job_id = row.job_id or place.job_id
+            row.node = row.node or place.node
+            row.started = place.started or row.started
+            row.submitted = place.submitted or row.submitted
+            if not row.launched and place.launching:
                 row.state = "LAUNCHING"   # placed, its launch under way
             elif row.state in ("", "LAUNCHING"):
                 row.state = "PENDING" if row.job_id and not row.started else "RUNNING"
-            if row.pending and place.get("started"):
+            if row.pending and place.started:
                 row.state = "RUNNING"   # the state file knows it started before a reading says so
-            if row.pending and place.get("reason"):
-                row.reason = place["reason"]
+            if row.pending and place.reason:
+                row.reason = place.reason
         for tid in [t for t, row in self.trials.items() if not row.launched and t not in running]:
             del self.trials[tid]
         self._refresh_rows()

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from ..formats import format_duration
 
 if TYPE_CHECKING:
-    from ...ledger import Trial
+    from ...trial import Trial
 
 STATUS_VARIABLE = {
     "keep": "trial-keep", "discard": "trial-discard", "running": "trial-running", "pending": "trial-pending",

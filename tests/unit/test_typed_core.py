@@ -1,0 +1,61 @@
+"""The typed core crosses into JSON at one edge each way, and every background task is supervised."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tui_researcher.backends.gpu import GpuReading
+from tui_researcher.events import MonitorSample, Phase, PhaseChanged, TrialFinished, event_from_dict
+from tui_researcher.state import State
+from tui_researcher.supervisor import Supervisor
+from tui_researcher.trial import KillOrder, RunningTrial, Trial, TrialSample, TrialStatus
+
+
+def test_state_round_trips_its_running_trials(tmp_path):
+    state = State(phase=Phase.MONITOR)
+    state.running["t0003"] = RunningTrial(id="t0003", host="gpu-1", run_dir="runs/t0003", gpus=(0, 2), pid=41,
+                                          start_time="99", started=5.0,
+                                          kill=KillOrder(TrialStatus.STALLED, "no growth"))
+    state.save(tmp_path / "state.json")
+    on_disk = json.loads((tmp_path / "state.json").read_text())
+    assert on_disk["running"]["t0003"]["kill"] == {"status": "stalled", "label": "no growth"}
+    assert on_disk["phase"] == "monitor"
+    loaded = State.load(tmp_path / "state.json")
+    assert loaded.running == state.running and loaded.phase is Phase.MONITOR
+    assert loaded.running["t0003"].kill.status is TrialStatus.STALLED
+
+
+def test_a_sample_survives_the_event_log():
+    sample = MonitorSample(host="h", gpus=(GpuReading(index=1, utilization=40.0),),
+                           trials=(TrialSample("t1", elapsed_s=3.5, state="RUNNING"),), lines=(("t1", "epoch=1"),))
+    back = event_from_dict(json.loads(json.dumps(sample.to_dict())))
+    assert back == sample and isinstance(back.trials[0], TrialSample) and back.gpus[0].utilization == 40.0
+
+
+def test_statuses_and_phases_are_enums_that_read_as_their_values():
+    finished = event_from_dict(json.loads(json.dumps(TrialFinished(trial_id="t", status=TrialStatus.KEEP).to_dict())))
+    assert finished.status is TrialStatus.KEEP and f"{finished.status}" == "keep"
+    phase = event_from_dict(PhaseChanged(phase=Phase.WAITING_GPU, cycle=1).to_dict())
+    assert phase.phase is Phase.WAITING_GPU and phase.phase == "waiting for GPU"
+    assert Trial.from_dict({"id": "t", "cycle": 1, "status": "gated"}).status is TrialStatus.GATED
+    assert Trial.from_dict({"id": "t", "cycle": 1, "status": "from-the-future"}).status == "from-the-future"
+
+
+async def test_a_crashed_task_is_said_and_restarted():
+    notices, runs = [], []
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("boom")
+
+    supervisor = Supervisor(lambda text, level: notices.append((level, text)))
+    supervisor.start("monitor", flaky)
+    for _ in range(200):              # a deadline of 10 s for the restart after its 1 s delay
+        if len(runs) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await supervisor.stop()
+    assert notices == [("error", "monitor task failed: RuntimeError: boom; restarting in 1s")]
+    assert supervisor.crashes == {"monitor": 1}

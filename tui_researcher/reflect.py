@@ -1,0 +1,82 @@
+"""REFLECT: the planner's decision on a recorded trial, written to memory, the ledger and the state.
+
+A trial reaches here only after the collector recorded its result, so a planner that fails (an
+outage, a bad answer) costs a decision, never a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from .bus import EventBus
+from .errors import ResearcherError
+from .events import MemoryChanged, Phase, Reflected
+from .planner import Planner, Reflection, ThinkContext
+from .project import Project
+from .trial import Trial, TrialStatus
+
+
+class Reflector:
+    def __init__(self, project: Project, bus: EventBus, planner: Planner,
+                 set_phase: Callable[[Phase, str], None], context: Callable[[], ThinkContext]) -> None:
+        self.project = project
+        self.bus = bus
+        self.planner = planner
+        self.set_phase = set_phase
+        self.context = context
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        """Trials recorded but not reflected yet."""
+        self.reported = False
+
+    def owed(self, tid: str) -> None:
+        self.queue.put_nowait(tid)
+
+    @property
+    def pending(self) -> bool:
+        return not self.queue.empty()
+
+    async def drain(self) -> None:
+        """Reflect every recorded trial, unless planning is paused (then they wait, recorded)."""
+        while not self.queue.empty() and not self.project.state.paused:
+            trial = self.project.ledger.get(self.queue.get_nowait())
+            if trial is not None:
+                await self.reflect(trial)
+
+    async def reflect(self, trial: Trial) -> None:
+        state = self.project.state
+        self.set_phase(Phase.REFLECT, trial.id)
+        try:
+            reflection = await self.planner.reflect(trial, self.context())
+        except ResearcherError as exc:
+            self.bus.notice(f"REFLECT failed for {trial.id}: {exc}; result recorded without a decision", "error")
+            reflection = Reflection(decision=f"{trial.id} {trial.status} (no reflection: {exc})"[:300])
+        if trial.status == TrialStatus.KEEP:
+            state.no_progress = 0
+        elif trial.finished:
+            state.no_progress += 1
+        self._remember(trial, reflection)
+        trial.decision = reflection.decision
+        self.project.ledger.record(trial, "reflected")
+        state.last_decision = reflection.decision
+        if reflection.next_action == "pivot" and not state.pivot:
+            state.pivot = f"no improvement in {state.no_progress} trials"
+        elif reflection.next_action == "report":
+            self.reported = True
+        self.bus.emit(Reflected(trial_id=trial.id, decision=reflection.decision,
+                                next_action=reflection.next_action, milestone=reflection.milestone))
+        self.project.save_state()
+
+    def _remember(self, trial: Trial, reflection: Reflection) -> None:
+        memory = self.project.memory
+        if reflection.milestone:
+            memory.add_result(reflection.milestone)
+        elif trial.status == TrialStatus.KEEP:
+            metric = "-" if trial.metric is None else f"{trial.metric:.6g}"
+            memory.add_result(f"{trial.id}: {self.project.config.metric.name}={metric}")
+        memory.add_decision(f"[{time.strftime('%m-%d %H:%M')}] {reflection.decision} -> {reflection.next_action}")
+        self.save_memory()
+
+    def save_memory(self) -> None:
+        self.bus.emit(MemoryChanged(text=self.project.memory.save()))

@@ -1,0 +1,205 @@
+"""The trial, as the ledger records it and as the monitor follows it while it runs.
+
+``Trial`` is the ledger's whole record (plan, placement, result). ``RunningTrial`` is the small,
+typed entry ``state.json`` holds for each trial that may be running: exactly what a restarted
+controller needs to find it again. Both cross into JSON only through ``to_dict``/``from_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover - Python 3.10
+    class StrEnum(str, Enum):
+        """A str that is also an enum member: prints, compares and serialises as its value."""
+
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return str(self.value).__format__(spec)
+
+
+class TrialStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    KEEP = "keep"
+    DISCARD = "discard"
+    CRASH = "crash"
+    DRY_RUN_FAILED = "dry_run_failed"
+    GATED = "gated"
+    NAN = "nan"
+    STALLED = "stalled"
+    TIMEOUT = "timeout"
+    LAUNCH_FAILED = "launch_failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TrialStatus.PENDING, TrialStatus.RUNNING)
+
+
+FINISHED = frozenset(s for s in TrialStatus if s.finished)
+ACTIVE = frozenset({TrialStatus.PENDING, TrialStatus.RUNNING})
+
+
+def status_of(value: Any) -> TrialStatus | str:
+    """A status read from disk; a value a newer version wrote stays a plain string."""
+    try:
+        return TrialStatus(value)
+    except ValueError:
+        return str(value)
+
+
+def better(value: float | None, than: float | None, goal: str) -> bool:
+    """Is ``value`` an improvement on ``than`` under the goal (max or min)? The one place this is decided."""
+    if value is None or math.isnan(value):
+        return False
+    if than is None:
+        return True
+    return value > than if goal == "max" else value < than
+
+
+@dataclass
+class Trial:
+    id: str
+    cycle: int
+    parent: str | None = None
+    hypothesis: str = ""
+    task: str = ""
+    success_criteria: str = ""
+    command: str = ""
+    argv: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    status: TrialStatus | str = TrialStatus.PENDING
+    label: str = ""
+    host: str = ""
+    gpus: list[int] = field(default_factory=list)
+    job_id: str = ""
+    node: str = ""
+    """The node a scheduler ran the job on."""
+    pid: int | None = None
+    start_time: str = ""
+    """The process start time as the host's kernel reports it: a reused PID never matches."""
+    run_dir: str = ""
+    log_path: str = ""
+    exit_path: str = ""
+    log_offset: int = 0
+    log_size: int = 0
+    last_growth: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    metric: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    duration: float | None = None
+    decision: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
+    dry_run: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Trial":
+        names = {f.name for f in fields(cls)}
+        trial = cls(**{k: v for k, v in data.items() if k in names})
+        trial.status = status_of(trial.status)
+        return trial
+
+    def copy(self) -> "Trial":
+        return Trial.from_dict(self.to_dict())
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class KillOrder:
+    """Why the controller is stopping a trial: recorded as its status once it has ended."""
+
+    status: TrialStatus
+    label: str
+
+
+@dataclass(slots=True)
+class RunningTrial:
+    """A trial that may be running: where it runs and how to find it again after a restart.
+
+    It enters state.json before its launch is attempted and leaves once its result is recorded,
+    so a controller killed at any instant finds every trial it may have started.
+    """
+
+    id: str
+    host: str
+    run_dir: str
+    gpus: tuple[int, ...] = ()
+    pid: int | None = None
+    start_time: str = ""
+    job_id: str = ""
+    log_path: str = ""
+    log_offset: int = 0
+    started: float | None = None
+    """When it really began running (a queued job: when the scheduler started it)."""
+    submitted: float | None = None
+    last_growth: float | None = None
+    reason: str = ""
+    """Why a queued job waits (Slurm's reason)."""
+    node: str = ""
+    launching: bool = False
+    """Recorded before the launch was attempted; cleared when the backend answered."""
+    kill: KillOrder | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["gpus"] = list(self.gpus)
+        data["kill"] = {"status": str(self.kill.status), "label": self.kill.label} if self.kill else None
+        return data
+
+    @classmethod
+    def from_dict(cls, trial_id: str, data: dict[str, Any]) -> "RunningTrial":
+        names = {f.name for f in fields(cls)} - {"id", "gpus", "kill"}
+        kill = data.get("kill")
+        return cls(id=trial_id, gpus=tuple(data.get("gpus") or ()),
+                   kill=KillOrder(status_of(kill["status"]), kill.get("label", "")) if kill else None,
+                   **{k: v for k, v in data.items() if k in names and v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class TrialSample:
+    """One running trial as one monitor poll saw it (faces show these; nothing is decided from them)."""
+
+    trial_id: str
+    alive: bool = True
+    log_bytes: int = 0
+    elapsed_s: float = 0.0
+    state: str = ""
+    reason: str = ""
+    job_id: str = ""
+    node: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrialSample":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

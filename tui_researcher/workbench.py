@@ -1,0 +1,101 @@
+"""What a planner may read and do: the narrow interface the LLM agents get instead of the controller.
+
+Reads: the config, the ledger's trials, the memory's text, today's spend. Writes, each recorded:
+a notice or tool event, a decision in memory, a trial's tool calls, LLM usage. The repairs of the
+sandbox's fallback guard also go through here, so no agent holds the state or memory objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .backends.base import Backend
+from .bus import EventBus
+from .config import Config
+from .events import Event, MemoryChanged, UsageChanged
+from .paths import ProjectPaths
+from .project import Project
+from .state import Usage
+from .trial import Trial
+
+
+class Workbench:
+    def __init__(self, project: Project, bus: EventBus, backends: dict[str, Backend]) -> None:
+        self._project = project
+        self._bus = bus
+        self._backends = backends
+
+    # reads ---------------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._project.config
+
+    @property
+    def paths(self) -> ProjectPaths:
+        return self._project.paths
+
+    @property
+    def host(self) -> Backend:
+        """The host for tools outside a trial (ideas, reports): the first, where the workspace lives."""
+        return next(iter(self._backends.values()))
+
+    @property
+    def usage(self) -> Usage:
+        return self._project.state.usage
+
+    @property
+    def no_progress(self) -> int:
+        return self._project.state.no_progress
+
+    def trial(self, trial_id: str) -> Trial | None:
+        return self._project.ledger.get(trial_id)
+
+    def best(self) -> Trial | None:
+        return self._project.ledger.best(self.config.metric.goal)
+
+    def recent(self, n: int) -> list[Trial]:
+        return self._project.ledger.all()[-n:]
+
+    def memory_text(self) -> str:
+        return self._project.memory.render()
+
+    def state_dict(self) -> dict:
+        return self._project.state.to_dict()
+
+    # writes --------------------------------------------------------------------------------------
+
+    def notice(self, text: str, level: str = "info") -> None:
+        self._bus.notice(text, level)
+
+    def emit(self, event: Event) -> None:
+        self._bus.emit(event)
+
+    def record(self, trial: Trial, event: str) -> None:
+        self._project.ledger.record(trial, event)
+
+    def remember(self, decision: str) -> None:
+        memory = self._project.memory
+        memory.add_decision(decision)
+        self._bus.emit(MemoryChanged(text=memory.save()))
+
+    def add_usage(self, **counts: float) -> None:
+        state = self._project.state
+        state.usage.add(state.cycle, **counts)
+        u = state.usage
+        self._bus.emit(UsageChanged(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                                    cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens,
+                                    usd=u.usd, usd_today=u.usd_today, tokens_today=u.tokens_today))
+
+    # the sandbox fallback's repairs: rewrite the controller's files from its own memory -------------
+
+    def rewrite_state(self, path: Path) -> None:
+        self._project.state.save(path)
+
+    def rewrite_memory(self) -> None:
+        self._project.memory.save()
+
+    def rewrite_ledger(self) -> None:
+        ledger = self._project.ledger
+        for trial in ledger.all():
+            ledger.record(trial, "restored")
