@@ -38,7 +38,7 @@ LOG_TITLE = "Training log"
 Method = TypeVar("Method", bound=Callable[..., None])
 
 
-def _while_attached(method: Method) -> Method:
+def _while_showing(method: Method) -> Method:
     """News that arrives while the app closes goes nowhere: the panes are being taken down."""
 
     @functools.wraps(method)
@@ -50,6 +50,8 @@ def _while_attached(method: Method) -> Method:
 
 
 class MainScreen(Screen):
+    """Owns the dashboard's panes; made once by the app, and kept for the app's life."""
+
     status: reactive[LoopStatus] = reactive(LoopStatus)
     """Bound from the app; bound on to the status bar."""
     trials: reactive[list[Trial]] = reactive(list, always_update=True)
@@ -97,47 +99,47 @@ class MainScreen(Screen):
         if trials:
             self.plan_pane.show_trial(trials[-1])
 
-    @_while_attached
+    @_while_showing
     def show_running(self, running: dict[str, RunningTrial]) -> None:
         """The controller's own list of running trials (``state.running``)."""
         self.running_trials.from_state(running)
         self._sync_log()
 
-    @_while_attached
+    @_while_showing
     def show_plan(self, plan: PlanProposed) -> None:
         self.plan_pane.show_plan(plan)
         self.running_trials.planned(plan.trial_id, plan.hypothesis)
 
-    @_while_attached
+    @_while_showing
     def show_decision(self, reflection: Reflected) -> None:
         self.plan_pane.show_decision(reflection)
 
-    @_while_attached
+    @_while_showing
     def show_memory(self, text: str) -> None:
         self.memory_pane.show(text)
 
-    @_while_attached
+    @_while_showing
     def add_sample(self, sample: MonitorSample, utilisation: dict[int, tuple[float, ...]]) -> None:
         self.gpu_meters.add_sample(sample, utilisation)
         if sample.trials:
             self.running_trials.sampled(sample.host, sample.trials, sample.ts)
             self._sync_log()
 
-    @_while_attached
+    @_while_showing
     def add_lines(self, lines: list[tuple[str, str]], dropped: int) -> None:
         self.training_log.add_lines(lines, dropped)
 
-    @_while_attached
+    @_while_showing
     def add_tool_events(self, events: Iterable[Event]) -> None:
         self.tool_calls.add_events(list(events))
 
-    @_while_attached
+    @_while_showing
     def trial_started(self, launched: TrialLaunched, hypothesis: str) -> None:
         self.running_trials.launched(launched.trial_id, launched.host, gpus=launched.gpus, job_id=launched.job_id,
                               at=launched.ts, reattached=launched.reattached, hypothesis=hypothesis)
         self._sync_log()
 
-    @_while_attached
+    @_while_showing
     def trial_ended(self, trial_id: str) -> None:
         self.running_trials.finished(trial_id)
         self._sync_log()
