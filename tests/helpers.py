@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from tui_researcher.backends.helper import pid_alive  # noqa: F401  (the package's one check, for the tests)
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_projects" / "spirals"
 
@@ -110,14 +112,6 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def kill_group(pid: int) -> None:

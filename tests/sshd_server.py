@@ -19,7 +19,7 @@ from pathlib import Path
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
-# Output of `nvidia-smi --query-gpu=<shim.GPU_QUERY> --format=csv,noheader,nounits` on a mixed box:
+# Output of `nvidia-smi --query-gpu=<helper.GPU_QUERY> --format=csv,noheader,nounits` on a mixed box:
 # two busy A100s, an idle one whose power reading is unsupported, and a MIG-enabled H100 that
 # reports utilisation as [N/A], as real drivers do for MIG devices.
 FAKE_GPU_CSV = """\
@@ -60,7 +60,7 @@ def fingerprint(pub: Path) -> str:
 
 
 def write_fake_nvidia_smi(bin_dir: Path, csv_text: str = FAKE_GPU_CSV) -> Path:
-    """A ``nvidia-smi`` that answers the shim's query with ``csv_text`` and fails on anything else."""
+    """A ``nvidia-smi`` that answers the helper's query with ``csv_text`` and fails on anything else."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     data = bin_dir / "nvidia-smi.csv"
     data.write_text(csv_text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import time
@@ -195,6 +194,7 @@ monitor:
 
 
 def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
+    from .backends.helper import pid_alive
     from .ledger import Ledger
     from .paths import ProjectPaths
     from .state import State
@@ -213,7 +213,7 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
                         "log": run.log_path or run.run_dir,
                         "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
-    alive = _controller_alive(state.controller_pid)
+    alive = pid_alive(state.controller_pid)
     summary = {
         "project": config.project.name or paths.root.name, "cycle": state.cycle, "phase": state.phase,
         "paused": state.paused, "controller": "running" if alive else "not running",
@@ -240,16 +240,6 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
     print(f"decision  {state.last_decision or '-'}")
     print(f"trials    {summary['trials']} in the ledger")
     return 0
-
-
-def _controller_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
 
 
 def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:

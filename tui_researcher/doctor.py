@@ -16,7 +16,7 @@ from typing import Callable
 import asyncssh
 
 from .backends import make_backends
-from .backends.base import HelperBackend
+from .backends.base import Backend
 from .backends.gpu import GpuReading
 from .backends.ssh import SSHBackend, error_reason, known_host_keys, known_hosts_pattern, tilde
 from .config import Config
@@ -51,7 +51,7 @@ async def doctor_hosts(config: Config, project_dir: Path, *, accept_new_host_key
     return 0 if all(ok for ok, _ in reports) and agent_ok else 1
 
 
-async def check_backend(backend: HelperBackend) -> tuple[bool, list[str]]:
+async def check_backend(backend: Backend) -> tuple[bool, list[str]]:
     """Connect, and say what a trial on this host would find; (usable, report lines)."""
     lines = [f"{backend.name} ({backend.kind})"]
     try:
@@ -60,10 +60,10 @@ async def check_backend(backend: HelperBackend) -> tuple[bool, list[str]]:
             lines.append(_row("host key", f"trusted {backend.host_key_fingerprint} ({tilde(backend.known_hosts)})"))
         lines.append(_row("python", info.get("python", "?")))
         writable = bool(info.get("writable"))
-        lines.append(_row("workspace", f"{info.get('root', backend.workspace)} "
+        lines.append(_row("workspace", f"{backend.root} "
                                        f"{'writable' if writable else 'NOT WRITABLE'}"))
         readings, gpu_error = await backend.gpus()
-        lines.extend(_gpu_rows(readings, gpu_error, getattr(getattr(backend, "host", None), "gpus", None)))
+        lines.extend(_gpu_rows(readings, gpu_error, backend.allowed_gpus))
         rtts = [await backend.ping() for _ in range(PINGS)]
         lines.append(_row("round trip", f"{statistics.median(rtts) * 1000:.2f} ms (median of {PINGS} pings)"))
         return writable, lines

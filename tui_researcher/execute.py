@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Callable
 
-from .backends.base import Backend, RunResult
+from .backends.base import Backend, HostProbe, RunResult
 from .bus import EventBus
 from .errors import BackendError, ResearcherError
 from .events import Phase, TrialFinished, TrialLaunched
@@ -127,11 +127,10 @@ class Launcher:
                 return None
             await asyncio.sleep(self.config.monitor.poll_interval)
 
-    def _view(self, name: str, probe) -> HostView:
+    def _view(self, name: str, probe: HostProbe | None) -> HostView:
         running = [r for r in self.project.state.running.values() if r.host == name]
-        host_cfg = next((h for h in self.config.execution.hosts if (h.name or h.host) == name), None)
         return HostView(name=name, reachable=bool(probe and probe.reachable), gpus=probe.gpus if probe else None,
-                        held={g for r in running for g in r.gpus}, allowed=host_cfg.gpus if host_cfg else None,
+                        held={g for r in running for g in r.gpus}, allowed=self.backends[name].allowed_gpus,
                         running=len(running))
 
 

@@ -38,6 +38,30 @@ async def test_written_file_reads_back_and_is_listed(backends):
     assert not await backend.exists("notes/b.txt")
 
 
+async def test_put_file_copies_a_local_file_in_and_refuses_what_a_write_refuses(backends, tmp_path):
+    local = tmp_path / "weights.bin"
+    local.write_bytes(bytes(range(256)) * 64)
+    backend = await backends.open()
+    await backend.configure(["state.json"])
+
+    await backend.put_file(local, "code/weights.bin")
+
+    assert (backends.workspace / "code" / "weights.bin").read_bytes() == local.read_bytes()
+    for refused in ("state.json", "../weights.bin"):
+        with pytest.raises(BackendError, match="protected|outside the workspace"):
+            await backend.put_file(local, refused)
+    assert not (backends.workspace / "state.json").exists()
+
+
+async def test_root_names_the_workspace_and_ping_and_gpus_answer(backends):
+    backend = await backends.open(gpu=False)
+
+    assert backend.root == str(backends.workspace.resolve())
+    assert 0 < await backend.ping() < 5
+    readings, why = await backend.gpus()
+    assert readings is None and "no GPU" in why
+
+
 @pytest.mark.parametrize("escape", ["dotdot", "absolute", "symlink"])
 async def test_paths_escaping_the_workspace_are_refused(backends, tmp_path, escape):
     outside = tmp_path / "outside"
@@ -93,7 +117,6 @@ async def test_run_past_its_timeout_kills_the_whole_process_group(backends):
     result = await backend.run([PY, "spawner.py"], timeout=1.5)
 
     assert result.timed_out and not result.ok
-    assert result.duration < 10
     grandchild = int(await backend.read_file("child.pid"))
     await wait_until(lambda: not process_alive(grandchild), 5, "the grandchild to be killed with its group")
 
@@ -184,7 +207,7 @@ async def test_kill_stops_the_trial_and_everything_it_started(backends):
 async def test_a_run_directory_is_never_launched_twice(backends):
     backend = await backends.open()
     info, ref = await launch_gated(backend)
-    await wait_until(lambda: backend.exists("runs/t1/pid.json"), 10, "the launch wrapper's pid file")
+    await wait_until(lambda: backend.exists("runs/t1/pid.json"), 10, "the trial runner's pid file")
 
     with pytest.raises(BackendError, match="launched before"):
         await backend.launch([PY, "gated.py", "0"], run_dir="runs/t1")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
-from tui_researcher.backends.ssh import SSHBackend
+from tui_researcher.backends.client import HELPER_SOURCE_PATH
+from tui_researcher.backends.ssh import HELPER_CACHE_DIR, SSHBackend
 from tui_researcher.errors import BackendError
 
 
@@ -63,3 +67,18 @@ async def test_put_tree_refuses_to_overwrite_a_protected_file(backend, tmp_path)
 
     with pytest.raises(BackendError, match="protected"):
         await backend.put_tree(local, ".")
+
+
+async def test_the_helper_is_cached_on_the_host_once_per_version(backend, sshd, tmp_path):
+    source = HELPER_SOURCE_PATH.read_bytes()
+    cached = Path.home() / HELPER_CACHE_DIR / f"helper-{hashlib.sha256(source).hexdigest()[:16]}.py"
+    assert cached.read_bytes() == source
+    first = cached.stat()
+
+    again = SSHBackend(sshd.host_config(tmp_path / "ws"), project_name="transfer", op_timeout=10)
+    try:
+        await again.start()
+    finally:
+        await again.close()
+
+    assert (cached.stat().st_ino, cached.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns), "sent again"

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from ..backends.shim import SECRET_ENV
+from ..backends.helper import SECRET_ENV
 from ..config import Config
 from ..errors import ResearcherError
 from .providers import Settings

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 SANDBOX_EXIT = 97
 """The wrapper's exit code when it cannot build the sandbox (its stderr says why)."""
 
-WRAPPER = r'''
+# the wrapper every run_shell command runs in (trials run in backends/helper.py's TRIAL_RUNNER)
+SHELL_SANDBOX = r'''
 import ctypes, json, os, signal, sys
 spec = json.loads(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)
@@ -116,7 +117,7 @@ def wrapper_argv(python: str, root: str, command: str, protected: list[str], *, 
     spec = {"root": root, "cmd": command, "protected": inside + list(outside),
             "dirs": [posixpath.join(root, p.rstrip("/")) for p in protected if p.endswith("/")],
             "files": [posixpath.join(root, p) for p in protected if p == "commands.jsonl"], "isolate": isolate}
-    return [python, "-c", WRAPPER, json.dumps(spec)]
+    return [python, "-c", SHELL_SANDBOX, json.dumps(spec)]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Awaitable, Callable
 
+from ..backends.base import Backend
 from ..errors import BackendError, ResearcherError
 from ..planner import TrialRunner
 from ..trial import Trial
@@ -118,7 +119,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[str]]
 class Toolbox:
     """The tools of one dispatch, bound to the workbench, a backend and (for the code worker) a trial's runner."""
 
-    def __init__(self, bench: Workbench, backend: Any, policy: ToolPolicy, names: tuple[str, ...], *,
+    def __init__(self, bench: Workbench, backend: Backend, policy: ToolPolicy, names: tuple[str, ...], *,
                  runner: TrialRunner | None = None) -> None:
         self.bench = bench
         self.backend = backend
@@ -176,7 +177,7 @@ class Toolbox:
 
     def _local_real(self, rel: str) -> str | None:
         """For a workspace on this machine, the path with symlinks resolved (escapes refused)."""
-        if getattr(self.backend, "kind", "") != "local":
+        if self.backend.kind != "local":
             return None
         root = Path(self.bench.paths.workspace)
         real = os.path.realpath(root / rel)
@@ -251,7 +252,7 @@ class Toolbox:
         Sandboxed, only the two gaps of the mounts need it (see sandbox.py): files absent now,
         and the files the controller replaces by rename. Without the sandbox, every protected file.
         """
-        if getattr(self.backend, "kind", "") != "local":
+        if self.backend.kind != "local":
             return None
         workspace = Path(self.bench.paths.workspace)
         files = [p for p in self.protected if not p.endswith("/")]
@@ -265,7 +266,7 @@ class Toolbox:
 
     async def shell_mode(self) -> ShellMode:
         """Probe once per host whether the namespace sandbox can be built there."""
-        name = getattr(self.backend, "name", "backend")
+        name = self.backend.name
         mode = self.policy.modes.get(name)
         if mode is None:
             if not self.policy.sandbox:
@@ -291,20 +292,18 @@ class Toolbox:
 
     def _python(self) -> str:
         """The host's interpreter: the local backend's, an SSH host's ``python``, else python3."""
-        host = getattr(self.backend, "host", None)
-        return getattr(self.backend, "python", "") or getattr(host, "python", "") or "python3"
+        return self.backend.python or "python3"
 
     def _outside(self) -> tuple[str, ...]:
         """The user's files beside the workspace (brief, config.yaml), where they share a machine."""
-        if getattr(self.backend, "kind", "") != "local":
+        if self.backend.kind != "local":
             return ()
         config = self.bench.config
         paths = [self.bench.paths.root / config.project.brief] + ([config.path] if config.path else [])
         return tuple(str(Path(p).resolve()) for p in paths)
 
     def _root(self) -> str:
-        info = getattr(self.backend, "info", None) or {}
-        return info.get("root") or getattr(self.backend, "workspace", "") or str(self.bench.paths.workspace)
+        return self.backend.root or str(self.bench.paths.workspace)
 
     def _env(self) -> dict[str, Any]:
         return {name: None for name in self.policy.secret_env}

@@ -1,15 +1,14 @@
-"""The one backend protocol: local and SSH (and later Slurm) pass the same conformance tests.
+"""The one backend protocol: local, SSH and Slurm pass the same conformance tests.
 
-Local and SSH both speak to the same host helper (``shim.py``); they differ only in how its
-stdin/stdout are reached: a local pipe or one SSH channel. So ``HelperBackend`` holds every
-operation, and a transport subclass holds only ``_open``.
+``Backend`` declares every capability a caller may use, so no caller probes a backend with
+``getattr``. Local and SSH both speak to the same host helper (``helper.py``); they differ
+only in how its stdin/stdout are reached: a local pipe or one SSH channel. So ``HelperBackend``
+holds every operation, and a transport subclass holds ``_open`` and how it copies files in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError
+from .client import HelperClient
 from .gpu import GpuReading, parse_nvidia_smi
-
-SHIM_SOURCE_PATH = Path(__file__).with_name("shim.py")
 
 
 @dataclass(slots=True)
@@ -108,23 +106,41 @@ class HostProbe:
 
 
 class Backend(ABC):
-    """A place trials run. Every method is async and bounded by a timeout."""
+    """A place trials run. Every method is async and bounded by a timeout.
+
+    Paths are relative to the workspace; a path that leaves it, or writes a protected file,
+    is refused with ``BackendError``.
+    """
 
     name: str = "backend"
+    """How the ledger, events and messages name this host."""
     kind: str = "abstract"
+    """``local``, ``ssh`` or ``slurm``."""
     schedules_gpus: bool = False
-    """True where a scheduler (Slurm) places trials on GPUs itself."""
+    """A scheduler (Slurm) picks node and GPUs: the controller places nothing itself."""
     seeds_code: bool = False
-    """True where the workspace is remote and the project's code must be copied there."""
+    """The workspace is on another machine: the controller copies the project's code there with ``put_file``."""
+    python: str = "python3"
+    """The interpreter on the host, for the commands the controller builds (the agents' shell)."""
+    allowed_gpus: list[int] | None = None
+    """GPU indices this project may use on the host (``hosts[].gpus``); None: all of them."""
 
+    @property
+    @abstractmethod
+    def root(self) -> str:
+        """The workspace root as the host sees it: the helper's answer once started, else the configured one."""
+
+    @abstractmethod
+    async def start(self) -> dict[str, Any]:
+        """Connect; the helper's hello (python, hostname, root, writable, ...)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Let go of the host; launched trials keep running."""
+
+    @abstractmethod
     async def configure(self, protected: list[str]) -> None:
-        """The workspace-relative files no tool may write on this host."""
-
-    @abstractmethod
-    async def start(self) -> dict[str, Any]: ...
-
-    @abstractmethod
-    async def close(self) -> None: ...
+        """The controller's own files, which no write may touch (kept across reconnects)."""
 
     @abstractmethod
     async def run(self, argv: list[str], *, cwd: str = ".", timeout: float = 60.0,
@@ -135,10 +151,13 @@ class Backend(ABC):
                      env: dict[str, str] | None = None) -> LaunchInfo: ...
 
     @abstractmethod
-    async def probe(self, trials: list[TrialRef], *, gpu: bool = True, max_bytes: int = 65536) -> HostProbe: ...
+    async def probe(self, trials: list[TrialRef], *, gpu: bool = True, max_bytes: int = 65536) -> HostProbe:
+        """Every trial's state and new log text, and the GPUs, in one round trip; never raises."""
 
     @abstractmethod
-    async def kill(self, pid: int | None, start_time: str = "", signal: str = "SIGTERM", *, job_id: str = "") -> bool: ...
+    async def kill(self, pid: int | None, start_time: str = "", signal: str = "SIGTERM", *,
+                   job_id: str = "") -> bool:
+        """Stop a trial: its process group if ``start_time`` still matches, or its job (``job_id``)."""
 
     @abstractmethod
     async def read_file(self, path: str, *, max_bytes: int = 200_000) -> str: ...
@@ -152,108 +171,24 @@ class Backend(ABC):
     @abstractmethod
     async def tail(self, path: str, *, max_bytes: int = 65536) -> str: ...
 
+    @abstractmethod
+    async def exists(self, path: str) -> bool: ...
 
-class HelperDied(BackendError):
-    pass
+    @abstractmethod
+    async def put_file(self, local_path: str | Path, rel: str) -> None:
+        """Copy a file of this machine to ``rel`` in the workspace (how remote workspaces get their code)."""
 
+    @abstractmethod
+    async def gpus(self) -> tuple[list[GpuReading] | None, str]:
+        """The host's GPUs now, or None and why not."""
 
-class HelperClient:
-    """JSON-line requests with ids over one byte stream pair; many may be in flight at once."""
-
-    def __init__(self, reader: Any, writer: Any, *, label: str) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.label = label
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future] = {}
-        self._reader_task: asyncio.Task | None = None
-        self.closed = False
-        self.reason = ""
-
-    async def start(self, timeout: float = 30.0) -> None:
-        line = await asyncio.wait_for(self.reader.readline(), timeout)
-        ready = self._decode(line)
-        if not ready or not ready.get("ok"):
-            raise HelperDied(f"{self.label}: host helper did not start: {_text(line)[:300]!r}")
-        self._reader_task = asyncio.create_task(self._read_loop(), name=f"helper-reader-{self.label}")
-
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                line = await self.reader.readline()
-                if not line:
-                    break
-                reply = self._decode(line)
-                if reply is None:
-                    continue
-                fut = self._pending.pop(reply.get("id"), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(reply)
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
-        except Exception as exc:  # the transport broke: every waiter learns it below
-            self.reason = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.closed = True
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(HelperDied(f"{self.label}: connection to host helper lost {self.reason}".strip()))
-            self._pending.clear()
-
-    @staticmethod
-    def _decode(line: Any) -> dict | None:
-        try:
-            return json.loads(_text(line))
-        except (ValueError, TypeError):
-            return None
-
-    async def call(self, op: str, timeout: float = 30.0, **args: Any) -> dict[str, Any]:
-        if self.closed:
-            raise HelperDied(f"{self.label}: host helper is not running {self.reason}".strip())
-        rid = next(self._ids)
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
-        payload = json.dumps({"id": rid, "op": op, **args}) + "\n"
-        try:
-            self.writer.write(payload if _wants_text(self.writer) else payload.encode("utf-8"))
-            await self.writer.drain()
-            reply = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise BackendError(f"{self.label}: {op} got no answer in {timeout:g}s") from None
-        except (ConnectionError, BrokenPipeError, OSError) as exc:
-            self.closed = True
-            raise HelperDied(f"{self.label}: connection to host helper lost ({exc})") from exc
-        finally:
-            self._pending.pop(rid, None)
-        if not reply.get("ok"):
-            raise BackendError(f"{self.label}: {op}: {reply.get('error', 'failed')}")
-        return reply["result"]
-
-    async def close(self) -> None:
-        self.closed = True
-        try:
-            self.writer.write_eof() if hasattr(self.writer, "write_eof") else self.writer.close()
-        except (OSError, RuntimeError, AttributeError):
-            pass
-        if self._reader_task:
-            self._reader_task.cancel()
-            try:
-                await self._reader_task
-            except (asyncio.CancelledError, Exception):
-                pass
-
-
-def _text(line: Any) -> str:
-    return line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
-
-
-def _wants_text(writer: Any) -> bool:
-    """asyncssh streams opened with an encoding take str; asyncio pipes take bytes."""
-    return getattr(writer, "_encoding", None) is not None or getattr(getattr(writer, "channel", None), "_encoding", None) is not None
+    @abstractmethod
+    async def ping(self) -> float:
+        """One round trip to the host, in seconds."""
 
 
 class HelperBackend(Backend):
-    """Every operation, over a host helper; subclasses open the transport."""
+    """Every operation, over a host helper; subclasses open the transport and copy files in."""
 
     def __init__(self, name: str, workspace: str, *, op_timeout: float = 30.0) -> None:
         self.name = name
@@ -263,6 +198,10 @@ class HelperBackend(Backend):
         self._client: HelperClient | None = None
         self._lock = asyncio.Lock()
         self.info: dict[str, Any] = {}
+
+    @property
+    def root(self) -> str:
+        return str(self.info.get("root") or self.workspace)
 
     @abstractmethod
     async def _open(self) -> HelperClient:

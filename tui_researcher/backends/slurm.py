@@ -8,7 +8,7 @@ collected even after the job has aged out of ``squeue`` (``MinJobAge``) and no a
 database answers. The job id, kept in ``state.json`` and in ``job.json`` in the run directory,
 is what a restarted controller re-attaches by.
 
-Only ``--parsable``, ``-o`` format strings and fields that exist in Slurm 22.05 are parsed.
+What Slurm prints is read in ``slurm_parse.py``.
 """
 
 from __future__ import annotations
@@ -16,93 +16,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Config, SlurmConfig
 from ..errors import BackendError, ConfigError
 from .base import Backend, HelperBackend, HostProbe, LaunchInfo, RunResult, TrialProbe, TrialRef
-from .shim import WRAPPER
-
-SQUEUE_FORMAT = "%i|%T|%S|%e|%N|%j|%r"
-"""id, state, start and end (epoch through SLURM_TIME_FORMAT), nodes, name, reason last (free text)."""
-EPOCH_ENV = {"SLURM_TIME_FORMAT": "%s"}
-
-ALIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
-                "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"}
-
-ENDINGS: dict[str, tuple[str, str]] = {
-    "CANCELLED": ("cancelled", "cancelled in Slurm (scancel)"),
-    "TIMEOUT": ("timeout", "over the Slurm time limit"),
-    "DEADLINE": ("timeout", "past its Slurm deadline"),
-    "NODE_FAIL": ("crash", "Slurm NODE_FAIL: the node running the job failed"),
-    "BOOT_FAIL": ("crash", "Slurm BOOT_FAIL: the node did not boot"),
-    "OUT_OF_MEMORY": ("crash", "out of memory (Slurm OUT_OF_MEMORY)"),
-    "PREEMPTED": ("cancelled", "preempted by Slurm"),
-    "REVOKED": ("cancelled", "revoked by Slurm (federation)"),
-}
-"""Terminal states where Slurm knows better than the exit code: (trial status, failure label)."""
-
-
-@dataclass(slots=True)
-class JobRow:
-    """One line of ``squeue -t all``."""
-
-    job_id: str
-    state: str
-    start: float | None
-    end: float | None
-    node: str
-    name: str
-    reason: str
-
-    @property
-    def alive(self) -> bool:
-        return self.state in ALIVE_STATES
-
-
-def parse_squeue(text: str) -> dict[str, JobRow]:
-    rows = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|", 6)
-        if len(parts) < 7 or not parts[0]:
-            continue
-        job_id, state, start, end, node, name, reason = parts
-        state = state.split()[0] if state else ""    # "CANCELLED by 0" in some versions
-        rows[job_id] = JobRow(job_id, state, _epoch(start), _epoch(end), node,
-                              name, "" if reason in ("None", "(null)") else reason)
-    return rows
-
-
-def parse_scontrol(text: str) -> dict[str, str]:
-    """``scontrol show job -o ID``: key=value pairs on one line (values without spaces, except the last)."""
-    return dict(m.groups() for m in re.finditer(r"(\w[\w/:]*)=(\S*)", text))
-
-
-def exit_from_scontrol(value: str) -> int | None:
-    """``ExitCode=3:0`` is exit:signal; a signal reads as 128+signal, like a shell."""
-    code, _, sig = value.partition(":")
-    try:
-        code_i, sig_i = int(code), int(sig or 0)
-    except ValueError:
-        return None
-    return 128 + sig_i if sig_i else code_i
-
-
-def _epoch(value: str) -> float | None:
-    try:
-        return float(value) if value and value not in ("N/A", "Unknown", "0") else None
-    except ValueError:
-        return None
-
-
-def job_name(project: str, run_dir: str) -> str:
-    """``tuir-<project>-<trial>``: readable in squeue, and how a submit whose id was lost is found."""
-    raw = f"tuir-{project}-{Path(run_dir).name}" if project else f"tuir-{Path(run_dir).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:100]
+from .gpu import GpuReading
+from .helper import TRIAL_RUNNER
+from .slurm_parse import (ALIVE_STATES, ENDINGS, EPOCH_ENV, SQUEUE_FORMAT, JobRow, exit_from_scontrol, job_name,
+                          one_token, parsable_id, parse_scontrol, parse_squeue, same_dir, whole_lines, why_failed)
 
 
 class SlurmBackend(Backend):
@@ -111,10 +35,8 @@ class SlurmBackend(Backend):
     kind = "slurm"
     schedules_gpus = True
     """The controller places nothing itself: Slurm picks node and GPUs."""
-
-    @property
-    def seeds_code(self) -> bool:  # type: ignore[override]
-        return self.inner.seeds_code
+    allowed_gpus = None
+    """Which GPUs a job gets is Slurm's to say (``--gres``), not a list in the config."""
 
     def __init__(self, config: SlurmConfig, *, inner: HelperBackend, gpus_per_trial: int = 1,
                  python: str = "python3", project_name: str = "", name: str = "",
@@ -146,12 +68,14 @@ class SlurmBackend(Backend):
     async def configure(self, protected: list[str]) -> None:
         await self.inner.configure(protected)
 
-    def __getattr__(self, name: str) -> Any:
-        """Bulk transfer (``put_file``, ``put_tree``) where the submit host is a login node over SSH:
-        the controller seeds the project's code through it. A local inner has none, and neither have we."""
-        if name in ("put_file", "put_tree"):
-            return getattr(self.inner, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def seeds_code(self) -> bool:
+        """Jobs run in the submit host's workspace: a login node over SSH needs the code copied there."""
+        return self.inner.seeds_code
+
+    @property
+    def root(self) -> str:
+        return str(self.info.get("root") or self.inner.root)
 
     async def _root(self) -> str:
         if not self.info.get("root"):
@@ -163,7 +87,7 @@ class SlurmBackend(Backend):
         """One Slurm client command on the submit host, as an argv list (never a shell string)."""
         result = await self.inner.run(list(argv), cwd=cwd, timeout=timeout, env=EPOCH_ENV)
         if check and not result.ok:
-            raise BackendError(f"{self.name}: {what}: {_why(result)}")
+            raise BackendError(f"{self.name}: {what}: {why_failed(result)}")
         return result
 
     # the file and command operations belong to the submit host -------------------------------
@@ -186,12 +110,22 @@ class SlurmBackend(Backend):
     async def exists(self, path: str) -> bool:
         return await self.inner.exists(path)
 
+    async def put_file(self, local_path: str | Path, rel: str) -> None:
+        await self.inner.put_file(local_path, rel)
+
+    async def ping(self) -> float:
+        return await self.inner.ping()
+
+    async def gpus(self) -> tuple[list[GpuReading] | None, str]:
+        """None: the GPUs are on the compute nodes, and Slurm hands them out (see ``doctor``: sinfo)."""
+        return None, "GPUs are scheduled by Slurm on its compute nodes"
+
     # submitting --------------------------------------------------------------------------
 
     def directives(self, run_dir: str) -> list[str]:
         """The ``#SBATCH`` lines: what the user's config asks of Slurm for one trial."""
-        partition = _one_token("partition", self.config.partition)
-        time_limit = _one_token("time_limit", self.config.time_limit)
+        partition = one_token("partition", self.config.partition)
+        time_limit = one_token("time_limit", self.config.time_limit)
         lines = [f"--job-name={job_name(self.project_name, run_dir)}", "--output=slurm-%j.out"]
         lines += [f"--partition={partition}"] if partition else []
         lines += [f"--gres=gpu:{self.gpus_per_trial}"] if self.gpus_per_trial else []
@@ -203,7 +137,7 @@ class SlurmBackend(Backend):
         head = [f"#!{shebang}", *(f"#SBATCH {d}" for d in self.directives(run_dir)),
                 "# Written by tui-researcher: runs one trial and writes pid.json and exit.json beside its log.",
                 f"SPEC = {json.dumps(json.dumps(spec))}"]
-        return "\n".join(head) + WRAPPER   # the host helper's own trial wrapper, fed SPEC
+        return "\n".join(head) + TRIAL_RUNNER   # the host helper's own trial runner, fed SPEC
 
     async def launch(self, argv, *, run_dir, cwd=".", env=None) -> LaunchInfo:
         root = await self._root()
@@ -219,13 +153,13 @@ class SlurmBackend(Backend):
         await self.inner.write_file(f"{run_dir}/job.sh", self.job_script(spec, run_dir))
         result = await self.command("sbatch", "--parsable", *self.config.sbatch_args, "job.sh",
                                    what="sbatch", cwd=run_dir, check=False)
-        job_id = _parsable_id(result.stdout) if result.ok else ""
+        job_id = parsable_id(result.stdout) if result.ok else ""
         if not job_id and result.timed_out:      # the submit may have gone through all the same
             ref = TrialRef(id=run_dir, run_dir=run_dir)
             await self._resolve_job_ids([ref])
             job_id = ref.job_id
         if not job_id:
-            raise BackendError(f"Slurm refused the job: {_why(result)}")
+            raise BackendError(f"Slurm refused the job: {why_failed(result)}")
         self._job_ids[run_dir] = job_id
         await self.inner.write_file(f"{run_dir}/job.json", json.dumps(
             {"job_id": job_id, "submitted": time.time(), "name": job_name(self.project_name, run_dir),
@@ -265,7 +199,7 @@ class SlurmBackend(Backend):
         if not result.ok:
             if "Invalid job id" in result.stderr:   # the only id asked for has aged out
                 return {}
-            raise BackendError(f"{self.name}: squeue: {_why(result)}")
+            raise BackendError(f"{self.name}: squeue: {why_failed(result)}")
         return parse_squeue(result.stdout)
 
     async def _resolve_job_ids(self, refs: list[TrialRef]) -> None:
@@ -287,7 +221,7 @@ class SlurmBackend(Backend):
             for line in result.stdout.splitlines() if result.ok else []:
                 job_id, name, workdir = (line.strip().split("|", 2) + ["", ""])[:3]
                 ref = by_name.get(name)
-                ours = ref is not None and job_id.isdigit() and _same_dir(workdir, os.path.join(root, ref.run_dir))
+                ours = ref is not None and job_id.isdigit() and same_dir(workdir, os.path.join(root, ref.run_dir))
                 if ours and (not ref.job_id or int(job_id) > int(ref.job_id)):    # the newest submit wins
                     ref.job_id = job_id
         for r in missing:
@@ -321,7 +255,7 @@ class SlurmBackend(Backend):
                 tp.started = await self._job_started(ref, row, sidecar)
         self._settle(tp, ref, row, sidecar)
         if tp.state in ALIVE_STATES and tp.exit_code is None:
-            _whole_lines(tp)
+            whole_lines(tp)
         elif row is not None and sidecar is None and tp.exit_code is None and not tp.status:
             await self._exit_from_scontrol(tp, ref)
         if tp.exit_code is not None or not tp.alive:
@@ -399,48 +333,8 @@ class SlurmBackend(Backend):
             return False
         result = await self.command("scancel", str(job_id), what="scancel", check=False)
         if not result.ok:
-            raise BackendError(f"{self.name}: scancel {job_id}: {_why(result)}")
+            raise BackendError(f"{self.name}: scancel {job_id}: {why_failed(result)}")
         return True
-
-
-def _whole_lines(tp: TrialProbe) -> None:
-    """A running job's log: hand over whole lines only; the half line comes with the next poll."""
-    if not tp.data or tp.data.endswith("\n"):
-        return
-    cut = tp.data.rfind("\n") + 1
-    kept, rest = tp.data[:cut], tp.data[cut:]
-    if "\ufffd" in tp.data:      # undecodable bytes: text length no longer maps to bytes, keep it all
-        return
-    tp.data = kept
-    tp.offset = tp.offset - len(rest.encode("utf-8"))
-
-
-def _one_token(key: str, value: str | None) -> str:
-    """A config value bound for an ``#SBATCH`` line: one token, since a line break would add lines to the script."""
-    if value in (None, ""):
-        return ""
-    if not re.fullmatch(r"[\w.:,+-]+", str(value)):
-        raise BackendError(f"execution.slurm.{key}: {value!r} is not a single Slurm value")
-    return str(value)
-
-
-def _same_dir(a: str, b: str) -> bool:
-    return os.path.normpath(a) == os.path.normpath(b)
-
-
-def _parsable_id(stdout: str) -> str:
-    """``sbatch --parsable`` prints ``id`` or ``id;cluster``."""
-    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    job_id = lines[-1].split(";")[0] if lines else ""
-    return job_id if job_id.isdigit() else ""
-
-
-def _why(result: RunResult) -> str:
-    text = (result.stderr.strip() or result.stdout.strip()).replace("sbatch: error: ", "")
-    if result.timed_out:
-        return "timed out"
-    lines = [line for line in text.splitlines() if line.strip()]
-    return (" ".join(lines[-2:]) if lines else f"exit {result.exit_code}")[:400]
 
 
 # building ----------------------------------------------------------------------

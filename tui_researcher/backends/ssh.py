@@ -29,14 +29,15 @@ import asyncssh
 
 from ..config import HostConfig
 from ..errors import BackendError
-from .base import SHIM_SOURCE_PATH, HelperBackend, HelperClient
+from .base import HelperBackend
+from .client import HELPER_SOURCE_PATH, HelperClient
 
 KEEPALIVE_INTERVAL = 15.0
 KEEPALIVE_COUNT_MAX = 3
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
-SHIM_CACHE_DIR = ".cache/tui-researcher"
-"""Where the helper's source is kept on the host, relative to the login directory."""
+HELPER_CACHE_DIR = ".cache/tui-researcher"
+"""Where the helper's source is kept on the host, relative to the login directory: ``helper-<hash>.py``."""
 
 
 class _HostKeyWitness(asyncssh.SSHClient):
@@ -61,6 +62,8 @@ class SSHBackend(HelperBackend):
         workspace = host.workspace or f"~/tui-researcher/{project_name}"
         super().__init__(host.name or host.host, workspace, op_timeout=op_timeout)
         self.host = host
+        self.python = host.python or "python3"
+        self.allowed_gpus = host.gpus
         self.known_hosts = os.path.expanduser(host.known_hosts or known_hosts or "~/.ssh/known_hosts")
         self.host_key_fingerprint = ""
         self._conn: asyncssh.SSHClientConnection | None = None
@@ -105,12 +108,13 @@ class SSHBackend(HelperBackend):
             raise BackendError(f"{self.label}: cannot start the host helper: {error_reason(exc)}") from None
         self._stderr.clear()
         self._stderr_task = asyncio.create_task(self._keep_stderr(self._process), name=f"helper-stderr-{self.name}")
-        client = HelperClient(self._process.stdout, self._process.stdin, label=self.name)
+        client = HelperClient(self._process.stdout, self._process.stdin, label=self.name,
+                              writes_text=False)   # opened with encoding=None: bytes
         try:
             await client.start(timeout=self.op_timeout)
         except (BackendError, asyncio.TimeoutError) as exc:
             await client.close()
-            raise BackendError(f"{self.label}: the host helper did not start with `{self.host.python}`: "
+            raise BackendError(f"{self.label}: the host helper did not start with `{self.python}`: "
                                f"{await self._helper_stderr() or error_reason(exc)}") from None
         return client
 
@@ -185,28 +189,28 @@ class SSHBackend(HelperBackend):
 
     async def _helper_command(self) -> str:
         """``exec python3 -u <helper> --root <workspace>``; the helper expands ``~`` itself."""
-        python = " ".join(shlex.quote(part) for part in shlex.split(self.host.python or "python3"))
+        python = " ".join(shlex.quote(part) for part in shlex.split(self.python))
         root = shlex.quote(self.workspace)
-        source = SHIM_SOURCE_PATH.read_bytes()
+        source = HELPER_SOURCE_PATH.read_bytes()
         try:
             path = await asyncio.wait_for(self._install_helper(source), self.op_timeout)
         except (OSError, asyncssh.Error, asyncio.TimeoutError):
             # no SFTP on this host: send the source inline, ~20 kB of arguments
             code = base64.b64encode(source).decode()
-            bootstrap = f"import base64;exec(compile(base64.b64decode('{code}'),'shim.py','exec'))"
+            bootstrap = f"import base64;exec(compile(base64.b64decode('{code}'),'helper.py','exec'))"
             return f"exec {python} -u -c {shlex.quote(bootstrap)} --root {root}"
         return f"exec {python} -u {shlex.quote(path)} --root {root}"
 
     async def _install_helper(self, source: bytes) -> str:
         """Put the helper's source on the host once per version, named by its hash."""
-        path = f"{SHIM_CACHE_DIR}/shim-{hashlib.sha256(source).hexdigest()[:16]}.py"
+        path = f"{HELPER_CACHE_DIR}/helper-{hashlib.sha256(source).hexdigest()[:16]}.py"
         sftp = await self._sftp_client()
         try:
             if (await sftp.stat(path)).size == len(source):
                 return path
         except asyncssh.SFTPNoSuchFile:
             pass
-        await sftp.makedirs(SHIM_CACHE_DIR, exist_ok=True)
+        await sftp.makedirs(HELPER_CACHE_DIR, exist_ok=True)
         tmp = f"{path}.{secrets.token_hex(4)}.tmp"
         async with sftp.open(tmp, "wb") as f:
             await f.write(source)
@@ -275,14 +279,13 @@ class SSHBackend(HelperBackend):
 
     # bulk transfer ----------------------------------------------------------------
 
-    async def put_file(self, local: str | Path, remote_rel: str, *, timeout: float = 600.0) -> None:
-        """Copy one local file to ``remote_rel`` in the workspace over SFTP."""
-        local = Path(local)
-        target = await self._remote_target(remote_rel, [PurePosixPath(remote_rel)])
+    async def put_file(self, local_path: str | Path, rel: str, *, timeout: float = 600.0) -> None:
+        """Copy one local file to ``rel`` in the workspace over SFTP."""
+        target = await self._remote_target(rel, [PurePosixPath(rel)])
         sftp = await self._sftp_client()
         parent = str(PurePosixPath(target).parent)
-        await self._sftp_do(sftp.makedirs(parent, exist_ok=True), remote_rel, timeout)
-        await self._sftp_do(sftp.put(str(local), target, preserve=True), remote_rel, timeout)
+        await self._sftp_do(sftp.makedirs(parent, exist_ok=True), rel, timeout)
+        await self._sftp_do(sftp.put(str(local_path), target, preserve=True), rel, timeout)
 
     async def put_tree(self, local_dir: str | Path, remote_rel: str = ".", *, timeout: float = 600.0) -> None:
         """Copy the contents of ``local_dir`` into ``remote_rel`` in the workspace over SFTP (code sync)."""

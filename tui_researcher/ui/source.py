@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator
 
+from ..backends.helper import pid_alive
 from ..events import Command, Directive, Event, Quit, command_to_dict, event_from_dict
 from ..fsutil import append_line, write_atomic
 from ..ledger import Ledger
@@ -148,7 +149,7 @@ class FileSource(Source):
 
     def _read_state(self) -> tuple[State, bool]:
         state = State.load(self.paths.state)
-        return state, _pid_alive(state.controller_pid)
+        return state, pid_alive(state.controller_pid)
 
     async def load_trials(self) -> list[Trial]:
         return await asyncio.to_thread(lambda: Ledger(self.paths.ledger).all())
@@ -275,15 +276,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,4 +1,4 @@
-"""The one trial wrapper (local, SSH and Slurm): exit code sidecar, and no secret reaches training."""
+"""The one trial runner (local, SSH and Slurm): exit code sidecar, and no secret reaches training."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui_researcher.backends.shim import WRAPPER
+from tui_researcher.backends.helper import TRIAL_RUNNER
 
 
 def spec_for(tmp_path: Path, code: str) -> dict:
@@ -20,7 +20,8 @@ def spec_for(tmp_path: Path, code: str) -> dict:
 def test_wrapper_drops_secrets_from_its_own_environment_and_records_the_exit_code(tmp_path: Path):
     code = "import os, sys; print(sorted(k for k in os.environ if 'KEY' in k or k == 'EXTRA')); sys.exit(3)"
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-secret", "HF_TOKEN": "hf-secret"}
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, json.dumps(spec_for(tmp_path, code))], env=env, timeout=30)
+    argv = [sys.executable, "-c", TRIAL_RUNNER, json.dumps(spec_for(tmp_path, code))]
+    proc = subprocess.run(argv, env=env, timeout=30)
     assert proc.returncode == 3
     log = (tmp_path / "train.log").read_text()
     assert "EXTRA" in log and "API_KEY" not in log and "sk-secret" not in log

@@ -5,8 +5,10 @@ controller starts it locally through a pipe or remotely through one SSH channel;
 remote operation costs one round trip on an already-open channel. Requests carry ids and run
 in threads, so a slow one (a dry-run) never holds up a fast one (a monitor probe).
 
-Training is launched through a small wrapper in its own session (setsid): it survives the
+Training is launched through ``TRIAL_RUNNER`` in its own session (setsid): it survives the
 helper, the SSH connection and the controller, and writes the exit code to a sidecar file.
+The package imports this module too (``pid_alive``, ``scrubbed_env``, ``TRIAL_RUNNER``), so
+those have one definition here and in the copy every host runs.
 """
 
 import json
@@ -26,9 +28,10 @@ MAX_OUTPUT = 200000
 LAUNCH_GRACE_S = 30.0
 GPU_QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,uuid"
 
-WRAPPER = r'''
+TRIAL_RUNNER = r'''
 import json, os, re, signal, subprocess, sys, time
-# the spec comes as argv[1] (the host helper's launch) or as SPEC defined above this text (a Slurm job script)
+# runs one trial; the spec comes as argv[1] (the host helper's launch) or as SPEC defined above this text
+# (a Slurm job script)
 spec = json.loads(globals()["SPEC"] if "SPEC" in globals() else sys.argv[1])
 received = []
 def note(signum, frame):
@@ -85,6 +88,16 @@ def scrubbed_env(extra=None):
         else:
             env[str(k)] = str(v)
     return env
+
+
+def pid_alive(pid, start_time=""):
+    """Whether ``pid`` runs (a zombie does not) and, given ``start_time``, is still the process we meant.
+
+    The package's one such check (helper, CLI, UI, tests): ``os.kill(pid, 0)`` calls both alive."""
+    if not pid or int(pid) <= 0:
+        return False
+    alive, start = proc_start_time(int(pid))
+    return alive and (not start_time or start == start_time)
 
 
 def proc_start_time(pid):
@@ -180,12 +193,12 @@ class Helper:
             os.close(os.open(os.path.join(run_dir, "launch.lock"), os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         except FileExistsError:
             raise FileExistsError("%s was launched before" % run_dir)
-        proc = subprocess.Popen([sys.executable, "-c", WRAPPER, json.dumps(spec)], cwd=spec["cwd"],
+        proc = subprocess.Popen([sys.executable, "-c", TRIAL_RUNNER, json.dumps(spec)], cwd=spec["cwd"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, close_fds=True)
         with self.children_lock:
             self.children.append(proc)
-        alive, start = proc_start_time(proc.pid)
+        start = proc_start_time(proc.pid)[1]
         return {"pid": proc.pid, "start_time": start, "log_path": spec["log"], "exit_path": spec["exit"],
                 "run_dir": run_dir, "host": socket.gethostname()}
 
@@ -211,16 +224,12 @@ class Helper:
             with open(pidfile) as f:
                 pid = json.load(f)["pid"]
             info["pid"] = pid
-        if pid:
-            alive, now_start = proc_start_time(int(pid))
-            info["alive"] = alive and (not start or now_start == start)
-            if not start and alive:
-                info["start_time"] = now_start
-        else:
-            info["alive"] = False
+        info["alive"] = pid_alive(pid, start)
+        if info["alive"] and not start:
+            info["start_time"] = proc_start_time(int(pid))[1]
         lock = os.path.join(run_dir, "launch.lock")
         starting = not pid and os.path.exists(lock) and time.time() - os.path.getmtime(lock) < LAUNCH_GRACE_S
-        if starting:   # a launch is under way (its wrapper has not written pid.json yet)
+        if starting:   # a launch is under way (its trial runner has not written pid.json yet)
             info["alive"] = True
         exit_path = os.path.join(run_dir, "exit.json")
         info["exit"] = None
@@ -294,15 +303,20 @@ class Helper:
                 "size": os.path.getsize(path)}
 
     def op_write_file(self, req):
-        path = self.resolve(req["path"], for_write=True)
+        def fill(tmp):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(req["content"])
+                f.flush()
+                os.fsync(f.fileno())
+        return self._replace(req["path"], fill)
+
+    def _replace(self, rel, fill):
+        """Write ``rel`` through a temporary file and a rename, so a reader never sees half of it."""
+        path = self.resolve(rel, for_write=True)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tui-tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(req["content"])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return {"path": os.path.relpath(path, self.root), "bytes": len(req["content"].encode("utf-8"))}
+        fill(path + ".tui-tmp")
+        os.replace(path + ".tui-tmp", path)
+        return {"path": os.path.relpath(path, self.root), "bytes": os.path.getsize(path)}
 
     def op_list_files(self, req):
         base = self.resolve(req.get("path") or ".")
@@ -324,6 +338,10 @@ class Helper:
                 if len(entries) >= limit:
                     return {"entries": entries, "truncated": True}
         return {"entries": entries, "truncated": False}
+
+    def op_copy_in(self, req):
+        """A file of this machine into the workspace: a local backend's put_file, refused like write_file."""
+        return self._replace(req["path"], lambda tmp: shutil.copy2(req["source"], tmp))
 
     def op_exists(self, req):
         return {"exists": os.path.exists(self.resolve(req["path"]))}
