@@ -15,16 +15,16 @@ from tui_researcher.config import load_config
 
 from tui_researcher.events import MonitorSample, PlanProposed, TrialFinished, TrialLaunched
 from tui_researcher.settings import Settings
+from tui_researcher.trial import TrialSample
 from tui_researcher.ui.ansi import plain
 from tui_researcher.ui.app import ResearcherApp
 from tui_researcher.ui.bridge import Bridge
+from tui_researcher.ui.formats import format_duration
 from tui_researcher.ui.messages import LogLines, TrialEnded, TrialStarted
 from tui_researcher.ui.source import QueueSource, SourceInfo
-from tui_researcher.ui.formats import format_duration
 from tui_researcher.ui.widgets.running_trials import RunningTrials
 from tui_researcher.ui.widgets.status_bar import StatusBar
 from tui_researcher.ui.widgets.training_log import TrainingLog
-from tui_researcher.trial import TrialSample
 
 SIZE = (160, 48)
 
@@ -259,8 +259,11 @@ async def test_two_real_trials_in_parallel_each_with_its_own_log(tmp_path: Path,
             both = lambda: table.row_count == 2 and all(p.pid for p in controller.state.running.values())  # noqa: E731
             await wait_until(pilot, both, what="two trials running")
             pids.extend(p.pid for p in controller.state.running.values())
+            # a row says LAUNCHING from the state file until the launch event reaches the app
+            await wait_until(pilot, lambda: [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2,
+                             what="both rows to say RUNNING")
             first, second = (row[0] for row in rows(table))
-            assert table.display and [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2
+            assert table.display
             marks = {first: "60s step=", second: "61s step="}
             await wait_until(pilot, lambda: len(log.trial_lines(first)) > 2 and len(log.trial_lines(second)) > 2,
                              what="lines of both")
