@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from .status_bar import format_duration
+from ..formats import format_duration
 
 if TYPE_CHECKING:
     from ...trial import Trial
@@ -27,6 +28,11 @@ def best_metric(trials: "list[Trial]", goal: str) -> float | None:
 
 
 class TrialsTable(DataTable):
+    """One row per trial, oldest first; the screen binds ``trials`` to the ledger."""
+
+    trials: reactive[list[Trial]] = reactive(list, always_update=True)
+    """The ledger, folded by id (a new list each time the ledger is read)."""
+
     class Selected(Message):
         def __init__(self, trial: "Trial") -> None:
             super().__init__()
@@ -35,7 +41,6 @@ class TrialsTable(DataTable):
     def __init__(self, *, goal: str = "max", id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.goal = goal
-        self.trials: list[Trial] = []
         self._rendered: dict[str, tuple] = {}
 
     def on_mount(self) -> None:
@@ -43,10 +48,11 @@ class TrialsTable(DataTable):
                            ("Δ best", "delta"), ("duration", "duration")):
             self.add_column(label, key=key)
         self.watch(self.app, "theme", self._rebuild, init=False)
-
-    def show(self, trials: "list[Trial]") -> None:
-        self.trials = list(trials)
         self._rebuild()
+
+    def watch_trials(self) -> None:
+        if self.columns:   # before mount the columns are not there yet: on_mount draws the rows
+            self._rebuild()
 
     def _rebuild(self) -> None:
         """Add new rows, update changed ones: a long ledger is not redrawn for every trial."""
