@@ -30,6 +30,7 @@ from .source import Source
 from .themes import VARIABLE_DEFAULTS, choose_theme, load_themes
 from .widgets.status_bar import LoopStatus
 from .widgets.trials_table import best_metric
+from ..trial import TrialStatus
 
 if TYPE_CHECKING:
     from ..trial import Trial
@@ -149,7 +150,7 @@ class ResearcherApp(LoopActions):
         self.trials = message.trials
         best = best_metric(self.trials, self.source.info.goal)
         if best is not None:
-            trial = next(t for t in reversed(self.trials) if t.status == "keep" and t.metric == best)
+            trial = next(t for t in reversed(self.trials) if t.status == TrialStatus.KEEP and t.metric == best)
             self.set_status(best=(best, trial.id))
 
     def on_usage_updated(self, message: m.UsageUpdated) -> None:
@@ -191,9 +192,9 @@ class ResearcherApp(LoopActions):
     def on_trial_ended(self, message: m.TrialEnded) -> None:
         done = message.finished
         self.dashboard.trial_ended(done.trial_id)
-        if done.status == "discard":
+        if done.status == TrialStatus.DISCARD:
             return   # the trials view and the status line have it; a toast per trial would bury the log
         metric = "" if done.metric is None else f" {self.source.info.metric}={done.metric:.4g}"
         label = f": {done.label}" if done.label else ""
-        severity = "information" if done.status == "keep" else "warning"
+        severity = "information" if done.status == TrialStatus.KEEP else "warning"
         self.notify(f"{done.trial_id} {done.status}{metric}{label}", severity=severity, timeout=3, markup=False)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
+from ...trial import TrialStatus, better
 
 if TYPE_CHECKING:
     from ...trial import Trial
@@ -43,7 +44,7 @@ def _best_so_far(points: list[tuple[str, float, str]], goal: str) -> list[float 
     best: float | None = None
     out = []
     for _, value, status in points:
-        if status == "keep" and (best is None or (value > best if goal == "max" else value < best)):
+        if status == TrialStatus.KEEP and better(value, best, goal):
             best = value
         out.append(best)
     return out

@@ -10,21 +10,24 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from ..formats import format_duration
+from ...trial import TrialStatus, better
 
 if TYPE_CHECKING:
     from ...trial import Trial
 
 STATUS_VARIABLE = {
-    "keep": "trial-keep", "discard": "trial-discard", "running": "trial-running", "pending": "trial-pending",
+    TrialStatus.KEEP: "trial-keep", TrialStatus.DISCARD: "trial-discard", TrialStatus.RUNNING: "trial-running",
+    TrialStatus.PENDING: "trial-pending",
 }
 """Statuses with their own colour; every failure (crash, nan, stalled, ...) uses ``trial-crash``."""
 
 
 def best_metric(trials: "list[Trial]", goal: str) -> float | None:
-    kept = [t.metric for t in trials if t.status == "keep" and t.metric is not None]
-    if not kept:
-        return None
-    return max(kept) if goal == "max" else min(kept)
+    best: float | None = None
+    for t in trials:
+        if t.status == TrialStatus.KEEP and better(t.metric, best, goal):
+            best = t.metric
+    return best
 
 
 class TrialsTable(DataTable):
@@ -87,7 +90,7 @@ class TrialsTable(DataTable):
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
         if trial.metric is None or best is None:
             delta = Text("–")
-        elif trial.metric == best and trial.status == "keep":
+        elif trial.metric == best and trial.status == TrialStatus.KEEP:
             delta = Text("best", style=f"bold {variables.get('trial-keep', '')}")
         else:
             delta = Text(f"{trial.metric - best:+.4g}")
