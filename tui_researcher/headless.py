@@ -14,15 +14,7 @@ from typing import TextIO
 from .controller import Controller
 from .events import (Event, MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Quit, Reflected,
                      ToolCalled, ToolReturned, TrialFinished, TrialLaunched, UsageChanged)
-
-
-_INERT = {c: f"^{chr(c + 64)}" for c in range(32) if c != 9}
-_INERT[127] = "^?"
-
-
-def inert(text: str) -> str:
-    """Control characters as visible text: a training log cannot repaint or retitle the terminal."""
-    return text.translate(_INERT)
+from .textsafe import inert
 
 
 def _fmt(value: float | None) -> str:

@@ -29,7 +29,7 @@ async def settle(pilot) -> None:
     from tui_researcher.ui.widgets.memory_log import MemoryPane
     from tui_researcher.ui.widgets.plan import PlanPane
 
-    for pane in (app._main.query_one(PlanPane), app._main.query_one(MemoryPane)):
+    for pane in (app.dashboard.query_one(PlanPane), app.dashboard.query_one(MemoryPane)):
         await pane.rendered()
     await pilot.pause()
 

@@ -36,7 +36,7 @@ async def test_replayed_recording_fills_every_pane(replay_app):
     app = replay_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        main = app._main
+        main = app.dashboard
         status = main.query_one(StatusBar).render().plain
         assert "cifar-sweep" in status and "cycle 4" in status and "t0004 1:23" in status
         assert "best val_acc 0.931 (t0003)" in status and "48.2k tok · $0.37 today" in status
@@ -54,14 +54,14 @@ async def test_enter_on_a_tool_call_shows_its_full_arguments_and_result(replay_a
     app = replay_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        tools = app._main.query_one(ToolCallsTable)
+        tools = app.dashboard.query_one(ToolCallsTable)
         tools.focus()
         tools.move_cursor(row=2)
         await pilot.press("enter")
         body = app.screen.query_one("#detail-text").text
         assert "edit_file" in body and "CosineAnnealingLR(opt, T_max=epochs)" in body and "1 replacement" in body
         await pilot.press("escape")
-        assert app.screen is app._main
+        assert app.screen is app.dashboard
 
 
 async def test_attached_keys_write_commands_and_the_directive_file(replay_app, recording):
@@ -82,7 +82,7 @@ async def test_attached_keys_write_commands_and_the_directive_file(replay_app, r
 async def test_attached_app_follows_events_appended_after_it_opened(replay_app, recording):
     app = replay_app(follow=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        log = app._main.query_one(TrainingLog)
+        log = app.dashboard.query_one(TrainingLog)
         await wait_until(pilot, lambda: log.line_count > 5, what="the replay")
         with open(recording / "workspace" / "events.jsonl", "a") as f:
             f.write(json.dumps(MonitorSample(host="gpu-a", lines=(("t0004", "epoch 4 arrived later"),)).to_dict()))
@@ -120,7 +120,7 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
             trial_pid = State.load(state_path).running[app.running[0]].pid
             await pilot.press("p")
             await wait_until(pilot, lambda: State.load(state_path).paused, what="the loop to pause")
-            await wait_until(pilot, lambda: app._main.query_one(StatusBar).paused, what="PAUSED on screen")
+            await wait_until(pilot, lambda: app.dashboard.query_one(StatusBar).status.paused, what="PAUSED on screen")
             await pilot.press("q")
             await pilot.press("enter")
             await wait_until(pilot, lambda: app.return_code is not None, what="the app to detach")

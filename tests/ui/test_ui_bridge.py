@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from tui_researcher.backends.gpu import GpuReading
 from tui_researcher.events import MonitorSample, PhaseChanged, ToolCalled, ToolReturned
 from tui_researcher.ui.bridge import Bridge
 from tui_researcher.ui.messages import HostSampled, LogLines, LoopPhase, LoopState, SourceEnded, ToolActivity
 from tui_researcher.ui.source import QueueSource
-from tui_researcher.backends.gpu import GpuReading
 
 
 class Recorder:

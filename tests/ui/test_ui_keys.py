@@ -30,12 +30,12 @@ async def test_p_pauses_planning_and_p_again_resumes(slow_project, xdg_config):
         await live.pilot.press("p")
         await wait_until(live.pilot, lambda: live.controller.state.paused, what="the controller to pause")
         status = live.app.screen.query_one(StatusBar)
-        assert status.paused and "PAUSED" in status.render().plain
+        assert status.status.paused and "PAUSED" in status.render().plain
         assert pid_alive(live.pid), "pausing planning must not stop training"
 
         await live.pilot.press("p")
         await wait_until(live.pilot, lambda: not live.controller.state.paused, what="the controller to resume")
-        assert not live.app.screen.query_one(StatusBar).paused
+        assert not live.app.screen.query_one(StatusBar).status.paused
 
 
 async def test_v_records_a_pivot_with_its_reason(slow_project, xdg_config):

@@ -38,7 +38,7 @@ async def test_app_stays_open_when_the_loop_finishes_and_q_then_quits_at_once(tm
     app = ResearcherApp(LiveSource(controller), animate=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_until(pilot, lambda: app.loop_ended, what="the loop to finish its two cycles")
-        await wait_until(pilot, lambda: app.screen.query_one(StatusBar).phase == "done", what="done on screen")
+        await wait_until(pilot, lambda: app.screen.query_one(StatusBar).status.phase == "done", what="done on screen")
         assert app.return_code is None and isinstance(app.screen, MainScreen)
         assert len(app.trials) == 2
         await pilot.press("q")

@@ -15,15 +15,16 @@ from tui_researcher.config import load_config
 
 from tui_researcher.events import MonitorSample, PlanProposed, TrialFinished, TrialLaunched
 from tui_researcher.settings import Settings
+from tui_researcher.trial import TrialSample
 from tui_researcher.ui.ansi import plain
 from tui_researcher.ui.app import ResearcherApp
 from tui_researcher.ui.bridge import Bridge
+from tui_researcher.ui.formats import format_duration
 from tui_researcher.ui.messages import LogLines, TrialEnded, TrialStarted
 from tui_researcher.ui.source import QueueSource, SourceInfo
-from tui_researcher.ui.widgets.running_trials import RunningTrials, format_elapsed
+from tui_researcher.ui.widgets.running_trials import RunningTrials
 from tui_researcher.ui.widgets.status_bar import StatusBar
 from tui_researcher.ui.widgets.training_log import TrainingLog
-from tui_researcher.trial import TrialSample
 
 SIZE = (160, 48)
 
@@ -198,8 +199,9 @@ async def test_an_attached_app_lists_trials_it_never_saw_launch_and_elapsed_tick
 
 
 def test_elapsed_is_always_hours_minutes_seconds():
-    assert [format_elapsed(s) for s in (0, 59.9, 61, 3600, 36000 + 61)] == ["0:00:00", "0:00:59", "0:01:01",
-                                                                             "1:00:00", "10:01:01"]
+    elapsed = [format_duration(s, always_hours=True) for s in (0, 59.9, 61, 3600, 36000 + 61)]
+    assert elapsed == ["0:00:00", "0:00:59", "0:01:01", "1:00:00", "10:01:01"]
+    assert [format_duration(s) for s in (59.9, 83, 3600)] == ["0:59", "1:23", "1:00:00"], "the status line's"
 
 
 async def test_the_bridge_hands_on_each_launch_with_its_plan_and_a_trials_last_lines_before_its_end():
@@ -257,8 +259,11 @@ async def test_two_real_trials_in_parallel_each_with_its_own_log(tmp_path: Path,
             both = lambda: table.row_count == 2 and all(p.pid for p in controller.state.running.values())  # noqa: E731
             await wait_until(pilot, both, what="two trials running")
             pids.extend(p.pid for p in controller.state.running.values())
+            # a row says LAUNCHING from the state file until the launch event reaches the app
+            await wait_until(pilot, lambda: [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2,
+                             what="both rows to say RUNNING")
             first, second = (row[0] for row in rows(table))
-            assert table.display and [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2
+            assert table.display
             marks = {first: "60s step=", second: "61s step="}
             await wait_until(pilot, lambda: len(log.trial_lines(first)) > 2 and len(log.trial_lines(second)) > 2,
                              what="lines of both")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import Config, SlurmConfig
 from ..errors import BackendError, ConfigError
+from ..trial import TrialStatus
 from .base import Backend, HelperBackend, HostProbe, LaunchInfo, RunResult, TrialProbe, TrialRef
 from .gpu import GpuReading
 from .helper import TRIAL_RUNNER
@@ -281,10 +282,10 @@ class SlurmBackend(Backend):
         tp.exit_code = code
         if row is None:
             if sidecar is None:
-                tp.status = "crash"
+                tp.status = TrialStatus.CRASH
                 tp.reason = f"Slurm job {ref.job_id} left the queue without an exit code (see slurm-{ref.job_id}.out)"
             elif signalled:
-                tp.status = "cancelled"
+                tp.status = TrialStatus.CANCELLED
                 tp.reason = f"stopped by {sidecar['signal']} from Slurm (scancel or the time limit)"
             return
         tp.ended = tp.ended or row.end
@@ -315,7 +316,7 @@ class SlurmBackend(Backend):
         fields = parse_scontrol(result.stdout) if result.ok else {}
         tp.exit_code = exit_from_scontrol(fields.get("ExitCode", ""))
         if tp.state == "FAILED" or tp.exit_code is None:
-            tp.status = "crash"
+            tp.status = TrialStatus.CRASH
             out = ""
             try:
                 out = (await self.inner.tail(f"{ref.run_dir}/slurm-{ref.job_id}.out", max_bytes=2000)).strip()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackendError
+from ..trial import TrialStatus
 from .base import RunResult, TrialProbe
 
 SQUEUE_FORMAT = "%i|%T|%S|%e|%N|%j|%r"
@@ -21,15 +22,15 @@ EPOCH_ENV = {"SLURM_TIME_FORMAT": "%s"}
 ALIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
                 "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"}
 
-ENDINGS: dict[str, tuple[str, str]] = {
-    "CANCELLED": ("cancelled", "cancelled in Slurm (scancel)"),
-    "TIMEOUT": ("timeout", "over the Slurm time limit"),
-    "DEADLINE": ("timeout", "past its Slurm deadline"),
-    "NODE_FAIL": ("crash", "Slurm NODE_FAIL: the node running the job failed"),
-    "BOOT_FAIL": ("crash", "Slurm BOOT_FAIL: the node did not boot"),
-    "OUT_OF_MEMORY": ("crash", "out of memory (Slurm OUT_OF_MEMORY)"),
-    "PREEMPTED": ("cancelled", "preempted by Slurm"),
-    "REVOKED": ("cancelled", "revoked by Slurm (federation)"),
+ENDINGS: dict[str, tuple[TrialStatus, str]] = {
+    "CANCELLED": (TrialStatus.CANCELLED, "cancelled in Slurm (scancel)"),
+    "TIMEOUT": (TrialStatus.TIMEOUT, "over the Slurm time limit"),
+    "DEADLINE": (TrialStatus.TIMEOUT, "past its Slurm deadline"),
+    "NODE_FAIL": (TrialStatus.CRASH, "Slurm NODE_FAIL: the node running the job failed"),
+    "BOOT_FAIL": (TrialStatus.CRASH, "Slurm BOOT_FAIL: the node did not boot"),
+    "OUT_OF_MEMORY": (TrialStatus.CRASH, "out of memory (Slurm OUT_OF_MEMORY)"),
+    "PREEMPTED": (TrialStatus.CANCELLED, "preempted by Slurm"),
+    "REVOKED": (TrialStatus.CANCELLED, "revoked by Slurm (federation)"),
 }
 """Terminal states where Slurm knows better than the exit code: (trial status, failure label)."""
 

@@ -2,19 +2,17 @@
 
 A training script must not be able to clear, repaint or retitle the terminal through the log
 pane. SGR sequences (``ESC [ ... m``: colour, bold) survive and are drawn by Rich's decoder;
-every other control character, the ESC of any other sequence included, becomes visible
-caret text (``^[``, ``^G``) as in ``headless.inert``, and 8-bit C1 controls become ``\\x9b``.
+every other control character, the ESC of any other sequence included, is made visible by
+``textsafe.inert``, the one table both faces share.
 """
 
 from __future__ import annotations
 
 import re
 
-SGR = re.compile(r"\x1b\[[0-9;:]*m")
+from ..textsafe import inert
 
-_INERT = {c: f"^{chr(c + 64)}" for c in range(32) if c != 9}
-_INERT[127] = "^?"
-_INERT.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def display_line(raw: str) -> str:
@@ -27,10 +25,10 @@ def display_line(raw: str) -> str:
     out = []
     pos = 0
     for match in SGR.finditer(raw):
-        out.append(raw[pos:match.start()].translate(_INERT))
+        out.append(inert(raw[pos:match.start()]))
         out.append(match.group())
         pos = match.end()
-    out.append(raw[pos:].translate(_INERT))
+    out.append(inert(raw[pos:]))
     return "".join(out)
 
 

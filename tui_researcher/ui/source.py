@@ -2,9 +2,10 @@
 
 ``LiveSource`` wraps a Controller running in the app's own event loop (``run``). ``FileSource``
 follows a loop that runs elsewhere (``attach``): it replays the tail of ``events.jsonl`` and
-then follows it, reads ``state.json`` and ``trials.jsonl``, and sends commands by appending to
-``commands.jsonl`` (a directive is written to ``HUMAN_DIRECTIVE.md``, as the CLI does). Every
-file read happens off the UI thread. ``QueueSource`` is fed by a script (tests, benchmarks).
+then follows it, reads ``state.json`` and ``trials.jsonl`` through the core's own ``State``
+and ``Ledger`` (so the app folds the ledger as the controller does), and sends commands by
+appending to ``commands.jsonl`` (a directive is written to ``HUMAN_DIRECTIVE.md``, as the CLI
+does). Every file read happens off the UI thread. ``QueueSource`` is fed by a script (tests, benchmarks).
 
 This module knows events but not Textual; ``bridge.py`` turns what it yields into messages.
 """
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING, AsyncIterator
 from ..backends.helper import pid_alive
 from ..events import Command, Directive, Event, Quit, command_to_dict, event_from_dict
 from ..fsutil import append_line, write_atomic
-from ..trial import Trial
+from ..ledger import Ledger
+from ..paths import ProjectPaths
 from ..state import State
+from ..trial import Trial
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -124,15 +127,12 @@ class FileSource(Source):
 
     def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.2,
                  tail_bytes: int = TAIL_BYTES) -> None:
-        from ..paths import ProjectPaths
-
         self.paths = ProjectPaths.of(project_dir, config)
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,
                                     goal=config.metric.goal, hosts=configured_hosts(config)))
         self.follow = follow
         self.poll_s = poll_s
         self.tail_bytes = tail_bytes
-        self._ledger = _LedgerReader(self.paths.ledger)
         self._write_lock = asyncio.Lock()
 
     async def events(self) -> AsyncIterator[Event]:
@@ -152,7 +152,7 @@ class FileSource(Source):
         return state, pid_alive(state.controller_pid)
 
     async def load_trials(self) -> list[Trial]:
-        return await asyncio.to_thread(self._ledger.read)
+        return await asyncio.to_thread(lambda: Ledger(self.paths.ledger).all())
 
     async def load_memory(self) -> str:
         return await asyncio.to_thread(_read_text, self.paths.memory)
@@ -269,38 +269,6 @@ class _EventLogReader:
             if event is not None:
                 events.append(event)
         return events
-
-
-class _LedgerReader:
-    """trials.jsonl folded by id, reading only what was appended since the last read."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.trials: dict[str, Trial] = {}
-
-    def read(self) -> list[Trial]:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return list(self.trials.values())
-        if size < self.offset:
-            self.offset, self.trials = 0, {}
-        if size > self.offset:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-            end = data.rfind(b"\n") + 1
-            self.offset += end
-            for line in data[:end].splitlines():
-                try:
-                    record = json.loads(line)
-                    record.pop("event", None)
-                    trial = Trial.from_dict(record)
-                except (ValueError, TypeError, AttributeError):
-                    continue
-                self.trials[trial.id] = trial
-        return list(self.trials.values())
 
 
 def _read_text(path: Path) -> str:

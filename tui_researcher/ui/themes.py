@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Iterable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -132,3 +133,12 @@ def _check_colour(path: Path, key: str, value: object) -> None:
         Color.parse(value)
     except ColorParseError:
         raise ThemeError(f"{path.name}: {key}: {value!r} is not a colour") from None
+
+
+def choose_theme(wanted: str, available: Iterable[str]) -> tuple[str, str]:
+    """The theme to start with, and why it is not the one asked for ("" when it is, or was the default)."""
+    available = set(available)
+    if wanted in available:
+        return wanted, ""
+    fallback = DEFAULT_THEME if DEFAULT_THEME in available else FALLBACK_THEME
+    return fallback, "" if wanted == DEFAULT_THEME else f"theme {wanted!r} not found; using {fallback}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
@@ -32,3 +34,16 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def key_rows(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(keys, action, what it does) for every key the footer shows, rebound keys as rebound, then the palette."""
+    rows = []
+    for binding in bindings:
+        if not isinstance(binding, Binding) or not binding.show or binding.action == "resume":
+            continue   # pause and resume share a key and a row
+        keys = keymap.get(binding.id or "", binding.key)
+        description = "Pause / resume" if binding.action == "pause" else binding.description
+        rows.append((keys.replace("question_mark", "?"), description, binding.tooltip))
+    rows.append(("ctrl+p", "Command palette", "Search every action by name"))
+    return rows

@@ -1,50 +1,193 @@
-"""The dashboard: plan, tool calls and memory on the left; GPUs, running trials and the training log on the right."""
+"""The dashboard: plan, tool calls and memory on the left; GPUs, running trials and the training log on the right.
+
+The screen owns its panes. What every screen shares (the status line, the ledger) arrives as
+reactive data bound down from the app; the loop's news for one pane arrives as a call from
+the app (``show_plan``, ``add_lines``, ...), and the screen decides which pane shows it. Which
+trial's log is shown is decided here too: the two panes involved never know of each other.
+"""
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
+
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from ..widgets.gpu_meters import GpuMeters
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
 from ..widgets.running_trials import RunningTrials
-from ..widgets.status_bar import StatusBar
+from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.tool_calls import ToolCallsTable
 from ..widgets.training_log import TrainingLog
+from .detail import DetailScreen
+
+if TYPE_CHECKING:
+    from ...events import Event, MonitorSample, PlanProposed, Reflected, TrialLaunched
+    from ...trial import RunningTrial, Trial
+
+LOG_TITLE = "Training log"
+
+Method = TypeVar("Method", bound=Callable[..., None])
+
+
+def _while_showing(method: Method) -> Method:
+    """News that arrives while the app closes goes nowhere: the panes are being taken down."""
+
+    @functools.wraps(method)
+    def guarded(self: "MainScreen", *args: object, **kwargs: object) -> None:
+        if self.showing:
+            method(self, *args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
 
 
 class MainScreen(Screen):
-    def __init__(self, hosts: tuple[str, ...], *, log_max_lines: int, status: dict) -> None:
+    """Owns the dashboard's panes; made once by the app, and kept for the app's life."""
+
+    status: reactive[LoopStatus] = reactive(LoopStatus)
+    """Bound from the app; bound on to the status bar."""
+    trials: reactive[list[Trial]] = reactive(list, always_update=True)
+    """The ledger, bound from the app: hypotheses and the plan shown before any plan event."""
+
+    def __init__(self, hosts: tuple[str, ...], *, log_max_lines: int, clock: Callable[[], float],
+                 animate: bool) -> None:
         super().__init__(id="main")
-        self.hosts = hosts
-        self.log_max_lines = log_max_lines
-        self.status_options = status
+        self.plan_pane = PlanPane(id="plan")
+        self.tool_calls = ToolCallsTable(id="tools")
+        self.memory_pane = MemoryPane(id="memory")
+        self.gpu_meters = GpuMeters(hosts, id="gpus")
+        self.running_trials = RunningTrials(id="running", clock=clock, animate=animate)
+        self.training_log = TrainingLog(max_lines=log_max_lines, id="log")
+        self._status_bar = StatusBar(id="status", clock=clock, animate=animate)
+        self._log_title = LOG_TITLE
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status", **self.status_options)
+        yield self._status_bar.data_bind(MainScreen.status)
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                plan = PlanPane(id="plan")
-                plan.border_title = "Leader plan"
-                yield plan
-                tools = ToolCallsTable(id="tools")
-                tools.border_title = "Worker tool calls"
-                yield tools
-                memory = MemoryPane(id="memory")
-                memory.border_title = "Memory log"
-                yield memory
+                yield _titled(self.plan_pane, "Leader plan")
+                yield _titled(self.tool_calls, "Worker tool calls")
+                yield _titled(self.memory_pane, "Memory log")
             with Vertical(id="right"):
-                gpus = GpuMeters(self.hosts, id="gpus")
-                gpus.border_title = "GPUs"
-                yield gpus
-                yield RunningTrials(id="running", **self.status_options)
-                log = TrainingLog(max_lines=self.log_max_lines, id="log")
-                log.border_title = "Training log"
-                yield log
+                yield _titled(self.gpu_meters, "GPUs")
+                yield self.running_trials
+                yield _titled(self.training_log, LOG_TITLE)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(TrainingLog).focus()
+        self.training_log.focus()
+
+    # the loop's news, handed on by the app -----------------------------------------------------
+
+    @property
+    def showing(self) -> bool:
+        """The panes are up: composed, and not being taken down with the app."""
+        return self.is_mounted and self.is_attached
+
+    def watch_trials(self, trials: list[Trial]) -> None:
+        if not self.showing:
+            return
+        self.running_trials.from_ledger(trials)
+        if trials:
+            self.plan_pane.show_trial(trials[-1])
+
+    @_while_showing
+    def show_running(self, running: dict[str, RunningTrial]) -> None:
+        """The controller's own list of running trials (``state.running``)."""
+        self.running_trials.from_state(running)
+        self._sync_log()
+
+    @_while_showing
+    def show_plan(self, plan: PlanProposed) -> None:
+        self.plan_pane.show_plan(plan)
+        self.running_trials.planned(plan.trial_id, plan.hypothesis)
+
+    @_while_showing
+    def show_decision(self, reflection: Reflected) -> None:
+        self.plan_pane.show_decision(reflection)
+
+    @_while_showing
+    def show_memory(self, text: str) -> None:
+        self.memory_pane.show(text)
+
+    @_while_showing
+    def add_sample(self, sample: MonitorSample, utilisation: dict[int, tuple[float, ...]]) -> None:
+        self.gpu_meters.add_sample(sample, utilisation)
+        if sample.trials:
+            self.running_trials.sampled(sample.host, sample.trials, sample.ts)
+            self._sync_log()
+
+    @_while_showing
+    def add_lines(self, lines: list[tuple[str, str]], dropped: int) -> None:
+        self.training_log.add_lines(lines, dropped)
+
+    @_while_showing
+    def add_tool_events(self, events: Iterable[Event]) -> None:
+        self.tool_calls.add_events(list(events))
+
+    @_while_showing
+    def trial_started(self, launched: TrialLaunched, hypothesis: str) -> None:
+        self.running_trials.launched(launched.trial_id, launched.host, gpus=launched.gpus, job_id=launched.job_id,
+                              at=launched.ts, reattached=launched.reattached, hypothesis=hypothesis)
+        self._sync_log()
+
+    @_while_showing
+    def trial_ended(self, trial_id: str) -> None:
+        self.running_trials.finished(trial_id)
+        self._sync_log()
+
+    def toggle_follow(self) -> None:
+        self.training_log.follow = not self.training_log.follow
+
+    @property
+    def shown_trial(self) -> str | None:
+        """The trial whose log is on screen (what `k` offers to stop)."""
+        return self.training_log.shown
+
+    # which trial's log --------------------------------------------------------------------------
+
+    @on(RunningTrials.Chosen)
+    def _trial_chosen(self) -> None:
+        self._sync_log(chosen=True)
+
+    def _sync_log(self, *, chosen: bool = False) -> None:
+        """The log pane shows the trial the running-trials pane highlights, and its title says which and where.
+
+        When the shown trial has ended, the next one's lines go below its last ones (as with one
+        trial at a time); otherwise the pane is redrawn with the other trial's lines. A reader who
+        scrolled up is not pulled away by a launch: the trial being read stays chosen.
+        """
+        table, log = self.running_trials, self.training_log
+        wanted, current = table.shown, log.shown
+        if wanted is not None and wanted != current:
+            still_running = current is not None and current in table.trials
+            if still_running and not chosen and not log.follow:
+                table.choose(current)
+            else:
+                log.show_trial(wanted, keep=not still_running)
+        if log.shown is None:
+            title = LOG_TITLE
+        elif log.shown in table.trials:
+            title = f"{LOG_TITLE} · {table.describe(log.shown)}"
+        else:
+            title = f"{LOG_TITLE} · {log.shown} · ended"
+        if title != self._log_title:   # host names and ids are text, never markup
+            self._log_title = title
+            log.border_title = Content(title)
+
+    @on(ToolCallsTable.Selected)
+    def _show_tool_call(self, event: ToolCallsTable.Selected) -> None:
+        self.app.push_screen(DetailScreen(f"Tool call {event.record.call_id}", event.record.detail()))
+
+
+def _titled(widget: Widget, title: str) -> Widget:
+    widget.border_title = title
+    return widget

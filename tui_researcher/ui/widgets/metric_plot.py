@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widget import Widget
+from ...trial import TrialStatus, better
 
 if TYPE_CHECKING:
     from ...trial import Trial
@@ -16,28 +18,33 @@ BEST_STYLE = "$plot-best"
 
 
 class MetricPlot(Widget):
+    """Redrawn whenever ``trials`` (bound to the ledger by the screen) changes."""
+
+    trials: reactive[list[Trial]] = reactive(list, always_update=True)
+
     def __init__(self, *, metric: str = "metric", goal: str = "max", id: str | None = None) -> None:
         super().__init__(id=id)
         self.metric = metric
         self.goal = goal
-        self.points: list[tuple[str, float, str]] = []
 
-    def show(self, trials: "list[Trial]") -> None:
-        self.points = [(t.id, t.metric, t.status) for t in trials if t.metric is not None and not t.active]
-        self.refresh()
+    @property
+    def points(self) -> list[tuple[str, float, str]]:
+        """(trial id, metric, status) of every finished trial with a metric."""
+        return [(t.id, t.metric, t.status) for t in self.trials if t.metric is not None and not t.active]
 
     def render(self) -> Content:
         width, height = self.content_size
-        if not self.points:
+        points = self.points
+        if not points:
             return Content.styled(f"No finished trial with a {self.metric} yet.", "$text-muted")
-        return Content("\n").join(plot_lines(self.points, self.goal, width, height))
+        return Content("\n").join(plot_lines(points, self.goal, width, height))
 
 
 def _best_so_far(points: list[tuple[str, float, str]], goal: str) -> list[float | None]:
     best: float | None = None
     out = []
     for _, value, status in points:
-        if status == "keep" and (best is None or (value > best if goal == "max" else value < best)):
+        if status == TrialStatus.KEEP and better(value, best, goal):
             best = value
         out.append(best)
     return out

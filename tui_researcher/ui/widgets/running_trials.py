@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ..ansi import display_line, plain
+from ..formats import format_duration
 
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample
@@ -35,14 +36,6 @@ FINISHED_KEPT = 256
 """Ids of finished trials remembered, so a stale state file does not bring their row back."""
 
 
-def format_elapsed(seconds: float) -> str:
-    """h:mm:ss, always: a column of them lines up."""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
 def shorten(text: str, width: int = HYPOTHESIS_CHARS) -> str:
     """One line of at most ``width`` cells, control characters made visible, "…" where it was cut."""
     line = Text(" ".join(plain(display_line(text)).split()))
@@ -51,7 +44,9 @@ def shorten(text: str, width: int = HYPOTHESIS_CHARS) -> str:
 
 
 @dataclass
-class RunningTrial:
+class RunningRow:
+    """What one row shows, gathered from launches, readings and the controller's state."""
+
     trial_id: str
     host: str = ""
     gpus: tuple[int, ...] = ()
@@ -117,7 +112,7 @@ class RunningTrials(DataTable):
         super().__init__(id=id, cursor_type="row", show_header=False, zebra_stripes=False)
         self.clock = clock
         self.animate = animate
-        self.trials: dict[str, RunningTrial] = {}
+        self.trials: dict[str, RunningRow] = {}
         self.pinned: str | None = None
         """The trial the user chose; None: the newest launched."""
         self._hypotheses: dict[str, str] = {}
@@ -142,7 +137,7 @@ class RunningTrials(DataTable):
             self._finished.remove(trial_id)
         row = self.trials.get(trial_id)
         if row is None:
-            row = self.trials[trial_id] = RunningTrial(trial_id, order=self._next_order())
+            row = self.trials[trial_id] = RunningRow(trial_id, order=self._next_order())
         elif not reattached:
             row.order = self._next_order()
         if row.state in ("", "LAUNCHING"):   # a re-attached trial's start comes from the state file or a reading
@@ -268,10 +263,10 @@ class RunningTrials(DataTable):
         self._order += 1
         return self._order
 
-    def _add_unseen(self, trial_id: str) -> RunningTrial | None:
+    def _add_unseen(self, trial_id: str) -> RunningRow | None:
         if not trial_id or trial_id in self._finished:
             return None
-        row = self.trials[trial_id] = RunningTrial(trial_id, order=self._next_order(),
+        row = self.trials[trial_id] = RunningRow(trial_id, order=self._next_order(),
                                                    hypothesis=self._hypotheses.get(trial_id, ""))
         return row
 
@@ -334,7 +329,7 @@ class RunningTrials(DataTable):
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False)
 
-    def _cells(self, row: RunningTrial, now: float) -> list[Text]:
+    def _cells(self, row: RunningRow, now: float) -> list[Text]:
         variables = self.app.theme_variables
         if row.pending:
             colour = variables.get("trial-pending", "")
@@ -343,8 +338,8 @@ class RunningTrials(DataTable):
         else:
             colour = variables.get("text-muted", "")
         elapsed = row.elapsed(now)
-        elapsed_text = Text("–" if elapsed is None else format_elapsed(elapsed), justify="right",
-                            style=variables.get("text-muted", "") if row.pending else "")
+        elapsed_text = Text("–" if elapsed is None else format_duration(elapsed, always_hours=True),
+                            justify="right", style=variables.get("text-muted", "") if row.pending else "")
         return [Text(row.trial_id, style="bold"), Text(row.host), Text(row.where()),
                 Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
                 Text(" ".join(row.hypothesis.split()) or "–", style=variables.get("text-muted", ""))]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from ..formats import format_duration, format_tokens
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BUSY_PHASES = frozenset({"think", "execute", "reflect"})
@@ -16,40 +19,34 @@ MAX_LISTED = 2
 """Running trials named on the line; more are counted (the running-trials pane lists them)."""
 
 
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+@dataclass(frozen=True)
+class LoopStatus:
+    """All the status line shows, as one value: the app replaces it whole and the screens bind it down."""
 
-
-def format_tokens(tokens: int) -> str:
-    if tokens >= 1_000_000:
-        return f"{tokens / 1_000_000:.1f}M"
-    if tokens >= 1_000:
-        return f"{tokens / 1_000:.1f}k"
-    return str(tokens)
+    project: str = ""
+    hosts: tuple[str, ...] = ()
+    metric: str = "metric"
+    attached: bool = False
+    alive: bool = True
+    """False: an attached app sees no controller running the project."""
+    cycle: int = 0
+    phase: str = "idle"
+    detail: str = ""
+    paused: bool = False
+    stopping: bool = False
+    running: tuple[tuple[str, float | None], ...] = ()
+    """(trial id, start time as a Unix timestamp) for each running trial."""
+    best: tuple[float, str] | None = None
+    """(metric, trial id) of the best kept trial."""
+    tokens_today: int = 0
+    usd_today: float = 0.0
+    notice: str = ""
 
 
 class StatusBar(Widget):
-    """Project, hosts, cycle, phase (with a spinner while busy), pause, running trial, best, spend."""
+    """Project, hosts, cycle, phase (with a spinner while busy), pause, running trials, best, spend."""
 
-    project = reactive("")
-    hosts: reactive[tuple[str, ...]] = reactive(tuple)
-    cycle = reactive(0)
-    phase = reactive("idle")
-    detail = reactive("")
-    paused = reactive(False)
-    stopping = reactive(False)
-    attached = reactive(False)
-    alive = reactive(True)
-    running: reactive[tuple[tuple[str, float | None], ...]] = reactive(tuple)
-    """(trial id, start time as a Unix timestamp) for each running trial."""
-    metric = reactive("metric")
-    best: reactive[tuple[float, str] | None] = reactive(None)
-    tokens_today = reactive(0)
-    usd_today = reactive(0.0)
-    notice = reactive("")
+    status: reactive[LoopStatus] = reactive(LoopStatus)
     frame = reactive(0)
     now = reactive(0.0)
 
@@ -62,60 +59,60 @@ class StatusBar(Widget):
     def on_mount(self) -> None:
         self.now = self.clock()
         if self.animate:
-            self._spin = self.set_interval(0.1, self._next_frame, pause=True)
+            self._spin = self.set_interval(0.1, self._next_frame, pause=self.status.phase not in BUSY_PHASES)
             self.set_interval(1.0, self._tick)
 
     def _next_frame(self) -> None:
         self.frame = (self.frame + 1) % len(SPINNER)
 
     def _tick(self) -> None:
-        if self.running:
+        if self.status.running:
             self.now = self.clock()
 
-    def watch_phase(self, phase: str) -> None:
-        if self.animate and self.is_mounted:
-            if phase in BUSY_PHASES:
+    def watch_status(self, old: LoopStatus, new: LoopStatus) -> None:
+        if self.animate and self.is_mounted and old.phase != new.phase:
+            if new.phase in BUSY_PHASES:
                 self._spin.resume()
             else:
                 self._spin.pause()
-
-    def watch_running(self) -> None:
-        self.now = self.clock()
+        if old.running != new.running:
+            self.now = self.clock()
 
     def render(self) -> Content:
         return Content("\n").join([self._top_line(), self._notice_line()])
 
     def _top_line(self) -> Content:
         """Most telling first: a narrow terminal cuts the end of the line (hosts), not the phase."""
+        s = self.status
         sep = (" │ ", "$text-muted")
-        parts: list = [("◆ ", "bold $accent"), (self.project, "bold")]
-        if self.attached:
-            parts += ["  ", ("attached" if self.alive else "attached · no controller running!",
-                             "$text-muted" if self.alive else "bold $warning")]
-        parts += [sep, ("cycle ", "$text-muted"), (str(self.cycle), "bold"), sep]
-        spinner = SPINNER[self.frame] + " " if self.phase in BUSY_PHASES else ""
-        phase_style = "bold $warning" if self.phase == "paused" else "bold $primary"
-        parts.append((f"{spinner}{self.phase}", phase_style))
-        if self.detail:
-            parts.append((f" ({self.detail})", "$text-muted"))
-        if self.paused:
+        parts: list = [("◆ ", "bold $accent"), (s.project, "bold")]
+        if s.attached:
+            parts += ["  ", ("attached" if s.alive else "attached · no controller running!",
+                             "$text-muted" if s.alive else "bold $warning")]
+        parts += [sep, ("cycle ", "$text-muted"), (str(s.cycle), "bold"), sep]
+        spinner = SPINNER[self.frame] + " " if s.phase in BUSY_PHASES else ""
+        phase_style = "bold $warning" if s.phase == "paused" else "bold $primary"
+        parts.append((f"{spinner}{s.phase}", phase_style))
+        if s.detail:
+            parts.append((f" ({s.detail})", "$text-muted"))
+        if s.paused:
             parts += [" ", (" PAUSED ", "bold $background on $warning")]
-        if self.stopping:
+        if s.stopping:
             parts += [" ", (" stopping… ", "bold $background on $error")]
-        if len(self.running) > MAX_LISTED:   # the running-trials pane lists them; the line keeps room for the rest
-            parts += [sep, (f"{len(self.running)} trials running", "bold $trial-running")]
-        for tid, started in self.running if len(self.running) <= MAX_LISTED else ():
+        if len(s.running) > MAX_LISTED:   # the running-trials pane lists them; the line keeps room for the rest
+            parts += [sep, (f"{len(s.running)} trials running", "bold $trial-running")]
+        for tid, started in s.running if len(s.running) <= MAX_LISTED else ():
             elapsed = format_duration(self.now - started) if started else "starting"
             parts += [sep, (tid, "bold $trial-running"), (f" {elapsed}", "")]
-        parts += [sep, (f"best {self.metric} ", "$text-muted")]
-        if self.best is None:
+        parts += [sep, (f"best {s.metric} ", "$text-muted")]
+        if s.best is None:
             parts.append(("–", ""))
         else:
-            value, trial = self.best
+            value, trial = s.best
             parts += [(f"{value:.4g}", "bold $trial-keep"), (f" ({trial})", "$text-muted")]
-        parts += [sep, (f"{format_tokens(self.tokens_today)} tok · ${self.usd_today:.2f} today", ""), sep,
-                  (" · ".join(self.hosts), "$text-muted")]
+        parts += [sep, (f"{format_tokens(s.tokens_today)} tok · ${s.usd_today:.2f} today", ""), sep,
+                  (" · ".join(s.hosts), "$text-muted")]
         return Content.assemble(*parts)
 
     def _notice_line(self) -> Content:
-        return Content.styled(self.notice or " ", "$text-muted")
+        return Content.styled(self.status.notice or " ", "$text-muted")

@@ -1,9 +1,11 @@
 """The live tail of the running trial: follows by default, scrolls back, keeps colour, stays safe.
 
-Built on Textual's ``Log`` (only visible lines are rendered, ``max_lines`` bounds memory).
-Lines are stored as ``ansi.display_line`` makes them, so colour survives and any other escape
-shows as text. Scrolling up stops following; the border counts lines that arrived since;
-``f`` (or scrolling back to the end) resumes.
+A ``ScrollView`` that draws only the lines in view (``render_line``) from a list capped at
+``max_lines``, each rendered once into a ``Strip`` kept in an LRU cache keyed by the line's
+text, as Toolong's LogLines does: a flood costs an append and a prune, not a redraw. Lines are
+stored as ``ansi.display_line`` makes them, so colour survives and any other escape shows as
+text. Scrolling up stops following; the border counts lines that arrived since; ``f`` (or
+scrolling back to the end) resumes.
 
 With several trials running, the pane shows one of them (``show_trial``): every trial's
 recent lines are kept in a bounded buffer of its own, so switching to another trial shows
@@ -14,6 +16,7 @@ Until a trial is chosen, every line is shown, each trial's marked where it start
 from __future__ import annotations
 
 from collections import deque
+from typing import Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -21,39 +24,71 @@ from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
-from textual.widgets import Log
 
 from ..ansi import display_line, plain
 
 TRIAL_BUFFERS = 16
 """Trials whose lines are kept for a switch (the shown one, then the most recently started)."""
 
+STRIPS_CACHED = 1024
+"""Rendered lines kept: a few screens' worth, so scrolling back and forth renders nothing twice."""
 
-class TrainingLog(Log):
+Entry = tuple[str, int]
+"""A line as shown, with its width in cells."""
+
+
+class TrainingLog(ScrollView, can_focus=True):
+    """A capped, followable, selectable log of display-safe lines."""
+
+    ALLOW_SELECT = True
+    DEFAULT_CSS = """
+    TrainingLog {
+        background: $surface;
+        color: $text;
+        overflow: scroll;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+    }
+    """
+
     follow = reactive(True)
     """Keep the newest line in view."""
     unseen = reactive(0)
     """Lines that arrived while not following."""
 
     def __init__(self, *, max_lines: int = 5000, id: str | None = None) -> None:
-        super().__init__(max_lines=max_lines, id=id, auto_scroll=False)
+        super().__init__(id=id)
+        self.max_lines = max_lines
+        self._lines: list[str] = []
+        self._width = 0
+        """The widest line since the last clear (the horizontal scroll range)."""
         self._trial = ""
         """The trial of the last line in the pane (a marker starts each trial's lines)."""
         self.shown: str | None = None
         """The trial whose lines the pane shows; None: every trial's."""
-        self._buffers: dict[str, deque[tuple[str, int]]] = {}
+        self._buffers: dict[str, deque[Entry]] = {}
         """Trial id -> its newest lines as shown, with their widths."""
-        self._strips: LRUCache[str, Strip] = LRUCache(512)
+        self._strips: LRUCache[str, Strip] = LRUCache(STRIPS_CACHED)
         self._programmatic = False
 
-    @classmethod
-    def _process_line(cls, line: str) -> str:
-        """Width as shown: colour codes take no cells."""
-        return plain(line)
+    @property
+    def lines(self) -> Sequence[str]:
+        """The lines in the pane, oldest first, as stored (SGR codes kept)."""
+        return self._lines
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    # what the screen hands on -------------------------------------------------------------
 
     def add_lines(self, lines: list[tuple[str, str]], dropped: int = 0) -> None:
-        out: list[tuple[str, int]] = []
+        """(trial id, raw line) pairs; ``dropped`` lines of a flood were skipped before they got here."""
+        out: list[Entry] = []
         if dropped:
             out.append(_entry(f"\x1b[2m… {dropped:,} lines skipped (they came faster than a screen shows; "
                               "the log file has them)\x1b[0m"))
@@ -75,8 +110,6 @@ class TrainingLog(Log):
                 self._append(list(self._marked(trial_id, lines)))
             return
         self.clear()
-        self._strips.clear()
-        self._trial = ""
         self.unseen = 0
         self.follow = True
         self._append(list(self._marked(trial_id, lines)))
@@ -85,7 +118,17 @@ class TrainingLog(Log):
         """The lines kept for a trial, as shown."""
         return [line for line, _ in self._buffers.get(trial_id, ())]
 
-    def _buffer(self, trial_id: str) -> deque[tuple[str, int]]:
+    def clear(self) -> None:
+        """An empty pane (the trial buffers stay)."""
+        self._lines.clear()
+        self._width = 0
+        self._trial = ""
+        self._strips.clear()
+        self.virtual_size = Size(0, 0)
+
+    # storing lines ---------------------------------------------------------------------------
+
+    def _buffer(self, trial_id: str) -> deque[Entry]:
         buffer = self._buffers.get(trial_id)
         if buffer is None:
             while len(self._buffers) >= TRIAL_BUFFERS:
@@ -94,7 +137,7 @@ class TrainingLog(Log):
             buffer = self._buffers[trial_id] = deque(maxlen=self.max_lines)
         return buffer
 
-    def _marked(self, trial_id: str, entries):
+    def _marked(self, trial_id: str, entries: Iterable[Entry]) -> Iterable[Entry]:
         """The entries, after a marker where the pane moves on to another trial's lines."""
         for entry in entries:
             if trial_id != self._trial:
@@ -102,7 +145,8 @@ class TrainingLog(Log):
                 yield _entry(f"\x1b[2m── {display_line(trial_id)} ──\x1b[0m")
             yield entry
 
-    def _append(self, out: list[tuple[str, int]]) -> None:
+    def _append(self, out: list[Entry]) -> None:
+        """Add lines at the end, drop the oldest beyond the cap, and keep the end in view when following."""
         if not out:
             return
         if not self.follow:
@@ -110,11 +154,13 @@ class TrainingLog(Log):
         self._lines.extend(line for line, _ in out)
         self._width = max(self._width, max(width for _, width in out))
         if len(self._lines) > self.max_lines:
-            self._prune_max_lines()
+            del self._lines[:len(self._lines) - self.max_lines]
         self.virtual_size = Size(self._width, len(self._lines))
         if self.follow:
             self._scroll_to_end()
         self.refresh()
+
+    # follow mode ---------------------------------------------------------------------------
 
     def _scroll_to_end(self) -> None:
         """After the next refresh, when the new size is known; unless the user stopped following since."""
@@ -158,23 +204,46 @@ class TrainingLog(Log):
         elif not self.follow and new >= self.max_scroll_y and new > old:
             self.follow = True           # back at the end: follow again
 
+    # drawing -------------------------------------------------------------------------------
+
     def notify_style_update(self) -> None:
+        """A new theme or focus tint: every cached strip has the old colours."""
         super().notify_style_update()
         self._strips.clear()
 
-    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
-        if self.text_selection is not None:
-            return super()._render_line_strip(y, rich_style)
-        line = self._lines[y]
-        strip = self._strips.get(line)
-        if strip is None:
-            text = Text.from_ansi(line, no_wrap=True, end="") if "\x1b" in line else Text(line, no_wrap=True, end="")
-            text.stylize_before(rich_style)
-            strip = Strip(text.render(self.app.console), cell_len(text.plain))
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        strip = self._line_strip(index, style)
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+
+    def _line_strip(self, index: int, style: Style) -> Strip:
+        """One whole line, uncropped: from the cache unless part of it is selected."""
+        line = self._lines[index]
+        selection = self.text_selection
+        if selection is None and (strip := self._strips.get(line)) is not None:
+            return strip
+        text = Text.from_ansi(line, no_wrap=True, end="") if "\x1b" in line else Text(line, no_wrap=True, end="")
+        text.stylize_before(style)
+        span = selection.get_span(index) if selection is not None else None
+        if span is not None:
+            start, end = span
+            selected = self.screen.get_component_rich_style("screen--selection")
+            text.stylize(selected, start, len(text) if end == -1 else end)
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        if selection is None:
             self._strips[line] = strip
         return strip
 
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text as shown: without colour codes."""
+        return selection.extract("\n".join(plain(line) for line in self._lines)), "\n"
 
-def _entry(line: str) -> tuple[str, int]:
+
+def _entry(line: str) -> Entry:
     """A line as shown, with its width (colour codes take no cells)."""
     return line, cell_len(plain(line))

@@ -6,27 +6,36 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from .status_bar import format_duration
+from ..formats import format_duration
+from ...trial import TrialStatus, better
 
 if TYPE_CHECKING:
     from ...trial import Trial
 
 STATUS_VARIABLE = {
-    "keep": "trial-keep", "discard": "trial-discard", "running": "trial-running", "pending": "trial-pending",
+    TrialStatus.KEEP: "trial-keep", TrialStatus.DISCARD: "trial-discard", TrialStatus.RUNNING: "trial-running",
+    TrialStatus.PENDING: "trial-pending",
 }
 """Statuses with their own colour; every failure (crash, nan, stalled, ...) uses ``trial-crash``."""
 
 
 def best_metric(trials: "list[Trial]", goal: str) -> float | None:
-    kept = [t.metric for t in trials if t.status == "keep" and t.metric is not None]
-    if not kept:
-        return None
-    return max(kept) if goal == "max" else min(kept)
+    best: float | None = None
+    for t in trials:
+        if t.status == TrialStatus.KEEP and better(t.metric, best, goal):
+            best = t.metric
+    return best
 
 
 class TrialsTable(DataTable):
+    """One row per trial, oldest first; the screen binds ``trials`` to the ledger."""
+
+    trials: reactive[list[Trial]] = reactive(list, always_update=True)
+    """The ledger, folded by id (a new list each time the ledger is read)."""
+
     class Selected(Message):
         def __init__(self, trial: "Trial") -> None:
             super().__init__()
@@ -35,7 +44,6 @@ class TrialsTable(DataTable):
     def __init__(self, *, goal: str = "max", id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.goal = goal
-        self.trials: list[Trial] = []
         self._rendered: dict[str, tuple] = {}
 
     def on_mount(self) -> None:
@@ -43,10 +51,11 @@ class TrialsTable(DataTable):
                            ("Δ best", "delta"), ("duration", "duration")):
             self.add_column(label, key=key)
         self.watch(self.app, "theme", self._rebuild, init=False)
-
-    def show(self, trials: "list[Trial]") -> None:
-        self.trials = list(trials)
         self._rebuild()
+
+    def watch_trials(self) -> None:
+        if self.columns:   # before mount the columns are not there yet: on_mount draws the rows
+            self._rebuild()
 
     def _rebuild(self) -> None:
         """Add new rows, update changed ones: a long ledger is not redrawn for every trial."""
@@ -81,7 +90,7 @@ class TrialsTable(DataTable):
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
         if trial.metric is None or best is None:
             delta = Text("–")
-        elif trial.metric == best and trial.status == "keep":
+        elif trial.metric == best and trial.status == TrialStatus.KEEP:
             delta = Text("best", style=f"bold {variables.get('trial-keep', '')}")
         else:
             delta = Text(f"{trial.metric - best:+.4g}")
