@@ -6,7 +6,6 @@ Bad input is one line on stderr and exit code 2, with nothing written; ``--debug
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import sys
@@ -107,11 +106,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def _must_be_project(project: Path) -> None:
+    if not project.is_dir():
+        raise ResearcherError(f"{project}: no such project directory (create one with `tui-researcher init {project}`)")
+
+
 def _load(project: Path, config_path: Path | None):
     from .config import load_config
 
-    if not project.is_dir():
-        raise ResearcherError(f"{project}: no such project directory (create one with `tui-researcher init {project}`)")
+    _must_be_project(project)
     path = config_path or project / "config.yaml"
     return load_config(path, must_exist=config_path is not None)
 
@@ -140,6 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if planner_factory is not None:
             controller.planner = planner_factory(controller.bench)
         return await run_headless(controller, verbose=args.verbose)
+
+    import asyncio
 
     return asyncio.run(go())
 
@@ -203,11 +208,10 @@ monitor:
 
 
 def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
-    from .paths import ProjectPaths
-    from .status import print_summary, summary
+    from .status import print_summary, summary, where
 
-    config = _load(project, config_path)
-    result = summary(config, ProjectPaths.of(project, config))
+    _must_be_project(project)
+    result = summary(where(project, config_path))
     if as_json:
         print(json.dumps(result, indent=2))
     else:
@@ -216,11 +220,10 @@ def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int
 
 
 def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path | None) -> int:
-    from .paths import ProjectPaths
-    from .status import write_export
+    from .status import where, write_export
 
-    config = _load(project, config_path)
-    said = write_export(ProjectPaths.of(project, config), fmt, output)
+    _must_be_project(project)
+    said = write_export(where(project, config_path).paths, fmt, output)
     if said:
         print(said, file=sys.stderr)
     return 0
@@ -243,11 +246,15 @@ def cmd_doctor(project: Path, config_path: Path | None, accept: str | None, *, s
     config = _load(project, config_path)
     if config.execution.mode == "slurm":
         from .backends.slurm_doctor import slurm_doctor
+        import asyncio
+
         return asyncio.run(slurm_doctor(config, print, submit_test=submit_test, project_dir=project))
     try:
         from .doctor import doctor_hosts
     except ImportError:
         raise ResearcherError("doctor is not available in this build yet") from None
+    import asyncio
+
     return asyncio.run(doctor_hosts(config, project, accept_new_host_key=accept, out=print))
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import Config
+if TYPE_CHECKING:   # `status` finds the files without loading the config's models
+    from .config import Config
 
 
 @dataclass(frozen=True)
@@ -14,9 +16,13 @@ class ProjectPaths:
     workspace: Path
 
     @classmethod
-    def of(cls, project_dir: Path, config: Config) -> "ProjectPaths":
+    def of(cls, project_dir: Path, config: "Config") -> "ProjectPaths":
+        return cls.at(project_dir, config.project.workspace)
+
+    @classmethod
+    def at(cls, project_dir: Path, workspace: str) -> "ProjectPaths":
         root = project_dir.resolve()
-        return cls(root=root, workspace=(root / config.project.workspace).resolve())
+        return cls(root=root, workspace=(root / workspace).resolve())
 
     @property
     def store(self) -> Path: return self.workspace / "researcher.db"

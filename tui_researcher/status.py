@@ -1,7 +1,9 @@
 """`status` and `export`: read the project's store from another process, while the loop runs.
 
 Both answer from the store's indexes and running aggregates (counts by status, the running set,
-the state row), never by loading every trial, and import neither Textual nor an LLM SDK.
+the state row), never by loading every trial. They import neither Textual, an LLM SDK nor the
+config's models: they need four values of config.yaml (``Where``), read as plain YAML; a file that
+is not even YAML is reported by the full loader, with its usual one-line error.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from .backends.helper import pid_alive
-from .config import Config
 from .errors import ResearcherError
 from .ledger import Ledger
 from .paths import ProjectPaths
@@ -34,7 +36,44 @@ def open_store(paths: ProjectPaths) -> Store | None:
         return None
 
 
-def summary(config: Config, paths: ProjectPaths) -> dict[str, Any]:
+DEFAULT_METRIC = ("val_loss", "min")
+"""config.MetricConfig's defaults (a unit test keeps the two equal)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    name: str
+    metric: str
+    goal: str
+    paths: ProjectPaths
+
+
+def where(project: Path, config_path: Path | None) -> Where:
+    """The project's name, metric and files, from config.yaml read leniently (defaults where absent)."""
+    import yaml
+
+    path = config_path or project / "config.yaml"
+    data: Any = {}
+    if path.exists():
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None
+    elif config_path is not None:
+        data = None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k) or {}, dict) for k in ("project", "metric")):
+        from .config import load_config   # the full loader says exactly what is wrong, exit 2
+
+        config = load_config(path, must_exist=config_path is not None)
+        return Where(config.project.name, config.metric.name, config.metric.goal, ProjectPaths.of(project, config))
+    proj, metric = data.get("project") or {}, data.get("metric") or {}
+    paths = ProjectPaths.at(project, str(proj.get("workspace") or "workspace"))
+    return Where(str(proj.get("name") or ""), str(metric.get("name") or DEFAULT_METRIC[0]),
+                 str(metric.get("goal") or DEFAULT_METRIC[1]), paths)
+
+
+def summary(at: Where) -> dict[str, Any]:
+    paths = at.paths
     store = open_store(paths)
     state = State.load(store) if store else State()
     counts = store.counts() if store else {}
@@ -51,9 +90,9 @@ def summary(config: Config, paths: ProjectPaths) -> dict[str, Any]:
     if store:
         store.close()
     return {
-        "project": config.project.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
+        "project": at.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
         "paused": state.paused, "controller": "running" if pid_alive(state.controller_pid) else "not running",
-        "metric": config.metric.name, "goal": config.metric.goal,
+        "metric": at.metric, "goal": at.goal,
         "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
         "by_status": counts, "usd_today": state.usage.usd_today,

@@ -145,3 +145,33 @@ def test_paths_protect_the_store_files(tmp_path):
 
 def test_state_defaults_before_the_first_save(tmp_path):
     assert State.load(Store(tmp_path / "researcher.db")) == State()
+
+
+def test_the_offline_planner_finds_untried_points_of_a_large_space_without_listing_it(tmp_path):
+    """A 1,000,000-point space with its first 3,000 points tried: grid, random and neighbour choices stay untried."""
+    import asyncio
+
+    from tui_researcher.planner import OfflinePlanner, ThinkContext
+
+    (tmp_path / "config.yaml").write_text(
+        "search: {strategy: grid, command: 'python3 t.py {a} {b}', space: {a: %s, b: %s}}\n"
+        % (list(range(1000)), list(range(1000))))
+    config = load_config(tmp_path / "config.yaml")
+    ledger = Ledger(Store(tmp_path / "researcher.db"))
+    with ledger.store.transaction():
+        for i in range(3000):
+            ledger.record(finished(f"t{i + 1:04d}", TrialStatus.DISCARD, 0.1, a=i // 1000, b=i % 1000), "finished")
+    planner = OfflinePlanner(config, ledger)
+
+    def think(cycle, **changes):
+        for key, value in changes.items():
+            setattr(config.search, key, value)
+        ctx = ThinkContext(cycle=cycle, brief="", memory="", directive="", pivot="", lineage="", running=[],
+                           free_slots=1, goal="max", metric="val_acc")
+        return asyncio.run(planner.think(ctx))
+
+    assert think(1).params == {"a": 3, "b": 0}                     # the first untried point in grid order
+    assert think(2).params == {"a": 3, "b": 0}                     # ... found again from the remembered cursor
+    for cycle in range(3, 8):
+        plan = think(cycle, strategy="random")
+        assert params_key(plan.params) not in ledger.tried([plan.params]) and plan.action == "experiment"
