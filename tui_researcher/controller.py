@@ -120,15 +120,18 @@ class Controller:
             self.supervisor.start("monitor", self.monitor.run)
             self.supervisor.start("commands", self.commands.run)
             self.supervisor.start("watch", self.commands.watch_files)
-            self._planning_task = asyncio.create_task(self._planning_loop(), name="planner")
-            try:
-                await self._planning_task
-            except asyncio.CancelledError:
-                if self._quit is None:
-                    raise
+            planning = self._planning_task = asyncio.create_task(self._planning_loop(), name="planner")
+            await asyncio.wait({planning})      # raises only when run() itself is cancelled (a second Ctrl-C)
+            if planning.cancelled() and self._quit is None:
+                raise asyncio.CancelledError
+            if not planning.cancelled() and planning.exception() is not None:
+                raise planning.exception()
             await self._finish_quit()
             return 0
         finally:
+            if self._planning_task is not None and not self._planning_task.done():
+                self._planning_task.cancel()
+                await asyncio.wait({self._planning_task}, timeout=5)
             await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -159,10 +162,29 @@ class Controller:
                                     command=trial.command, gpus=tuple(trial.gpus), reattached=True))
             handle = f"job {trial.job_id}" if trial.job_id else f"pid {trial.pid}"
             self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
+        self._interrupted()
         for tid in self.ledger.unreflected():   # recorded, but the controller stopped before REFLECT
             if tid not in self.state.running:
                 self.reflector.owed(tid)
         self.project.save_state()
+
+    def _interrupted(self) -> None:
+        """Trials planned but never launched (the controller stopped during THINK or the dry-run): their
+        configuration is offered again, their cycle given back; and no new trial may reuse an old id."""
+        for tid in self.ledger.with_status(TrialStatus.PENDING):
+            if tid in self.state.running:
+                continue
+            trial = self.ledger.get(tid)
+            trial.status, trial.label, trial.ended = (TrialStatus.INTERRUPTED,
+                                                      "the controller stopped before its launch", time.time())
+            self.state.cycle = max(0, self.state.cycle - 1)
+            self.project.commit(trial, "interrupted")
+            self.notice(f"{tid} was planned but never launched (the controller stopped first): recorded "
+                        f"interrupted; its configuration may be tried again", "warning")
+        last = self.ledger.last_id()
+        if last and last[1:].isdigit() and int(last[1:]) >= self.state.next_trial:
+            self.notice(f"the state's next trial id was behind the ledger ({last}): continuing after it", "warning")
+            self.state.next_trial = int(last[1:]) + 1
 
     def _on_quit(self, command: Quit) -> None:
         self._quit = command
@@ -321,8 +343,7 @@ class Controller:
         trial = Trial(id=tid, cycle=ctx.cycle, parent=plan.parent, hypothesis=plan.hypothesis, task=plan.task,
                       success_criteria=plan.success_criteria, command=plan.command, argv=list(plan.argv),
                       params=dict(plan.params), run_dir=f"runs/{tid}")
-        self.ledger.record(trial, "planned")
-        self.project.save_state()
+        self.project.commit(trial, "planned")     # the trial and the advanced id, together
         self.emit(PlanProposed(trial_id=trial.id, cycle=trial.cycle, hypothesis=plan.hypothesis, task=plan.task,
                                success_criteria=plan.success_criteria, worker=plan.worker, params=plan.params,
                                command=plan.command, directive=ctx.directive))

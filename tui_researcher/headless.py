@@ -84,16 +84,26 @@ def _sample_entries(event: MonitorSample, verbose: bool) -> list[tuple[str, str]
 
 
 async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verbose: bool = False) -> int:
-    """Print events until the loop ends; SIGINT/SIGTERM quit within a second, leaving training running."""
+    """Print events until the loop ends. SIGINT/SIGTERM: the loop stops within a second, leaving
+    training running; a second one stops it for certain, whatever the first is waiting for.
+
+    The command is sent before anything is printed: under ``| tee`` a Ctrl-C also kills the pipe's
+    reader, and a print to a dead pipe must not keep the loop running.
+    """
     loop = asyncio.get_running_loop()
-    stop_count = 0
+    run_task = asyncio.ensure_future(controller.run())
+    signals = 0
 
     def on_signal(signame: str) -> None:
-        nonlocal stop_count
-        stop_count += 1
-        print(f"{time.strftime('%H:%M:%S')} SIGNAL   {signame}: stopping the loop; training keeps running",
-              file=out, flush=True)
-        controller.send(Quit(leave_training_running=True))
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            controller.send(Quit(leave_training_running=True))
+            _say(out, f"{time.strftime('%H:%M:%S')} SIGNAL   {signame}: stopping the loop; training keeps running "
+                      f"(again to stop at once)")
+        else:
+            run_task.cancel()
+            _say(out, f"{time.strftime('%H:%M:%S')} SIGNAL   {signame} again: stopping now; training keeps running")
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,14 +116,27 @@ async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verb
     async def printer() -> None:
         async for event in controller.events():
             for text in format_event(event, verbose=verbose):
-                print(text, file=out, flush=True)
+                if not _say(out, text):
+                    return
 
     queue_task = asyncio.create_task(printer())
-    await asyncio.sleep(0)   # subscribe before the controller emits its first event
     try:
-        return await controller.run()
+        return await run_task
+    except asyncio.CancelledError:
+        if signals < 2:
+            raise
+        return 130
     finally:
         await asyncio.wait([queue_task], timeout=2)
         queue_task.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _say(out: TextIO, text: str) -> bool:
+    """Print one line; False when the output is gone (a closed pipe): the loop goes on without it."""
+    try:
+        print(text, file=out, flush=True)
+        return True
+    except (OSError, ValueError):
+        return False

@@ -83,6 +83,9 @@ class Ledger:
         """The keys (``params_key``) of those configurations some trial already ran."""
         return self.store.tried(params_key(c) for c in configurations)
 
+    def with_status(self, status: str) -> list[str]:
+        return self.store.with_status(str(status))
+
     def last_id(self) -> str | None:
         return self.store.last_trial_id()
 

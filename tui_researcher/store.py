@@ -218,7 +218,8 @@ class Store:
         return [(rowid, json.loads(rec)) for rowid, rec in rows]
 
     def unreflected(self) -> list[str]:
-        return [r[0] for r in self.query("SELECT id FROM trials WHERE finished=1 AND reflected=0 ORDER BY rowid")]
+        return [r[0] for r in self.query("SELECT id FROM trials WHERE finished=1 AND reflected=0 "
+                                         "AND status != 'interrupted' ORDER BY rowid")]
 
     def launch_count(self, tid: str) -> int:
         rows = self.query("SELECT launches FROM trials WHERE id=?", (tid,))
@@ -233,11 +234,15 @@ class Store:
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.query(f"SELECT params_key FROM trials WHERE params_key IN ({marks})", chunk))
+            found.update(r[0] for r in self.query(
+                f"SELECT params_key FROM trials WHERE params_key IN ({marks}) AND status != 'interrupted'", chunk))
         return found
 
     def counts(self) -> dict[str, int]:
         return {status: n for status, n in self.query("SELECT status, n FROM counts WHERE n > 0")}
+
+    def with_status(self, status: str) -> list[str]:
+        return [r[0] for r in self.query("SELECT id FROM trials WHERE status=? ORDER BY rowid", (status,))]
 
     def last_trial_id(self) -> str | None:
         rows = self.query("SELECT id FROM trials ORDER BY rowid DESC LIMIT 1")

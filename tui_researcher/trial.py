@@ -40,6 +40,8 @@ class TrialStatus(StrEnum):
     TIMEOUT = "timeout"
     LAUNCH_FAILED = "launch_failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    """Planned, but the controller stopped before its launch: its configuration may be tried again."""
 
     @property
     def finished(self) -> bool:
