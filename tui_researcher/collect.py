@@ -41,7 +41,9 @@ class Collector:
         result = self.reader.read(log_text, results_json)
         trial.metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
         trial.metric = result.value if result.value is not None and math.isfinite(result.value) else None
-        verdict = classify(Ending(launched=tp.launched, exit_code=tp.exit_code, status=tp.status, reason=tp.reason),
+        ending = Ending(launched=tp.launched, exit_code=tp.exit_code, status=tp.status, reason=tp.reason,
+                        training_signal=tp.training_signal)
+        verdict = classify(ending,
                            result, log_text, kill=run.kill, metric_name=self.config.metric.name,
                            goal=self.config.metric.goal, best=self.project.best_metric())
         trial.status, trial.label = verdict.status, verdict.label
@@ -57,6 +59,7 @@ class Collector:
     @staticmethod
     def _absorb(trial: Trial, run: RunningTrial, tp: TrialProbe) -> None:
         trial.pid = trial.pid or run.pid
+        trial.training_pid = trial.training_pid or run.training_pid or tp.training_pid
         trial.log_offset = run.log_offset
         trial.ended = tp.ended or time.time()
         trial.exit_code = tp.exit_code

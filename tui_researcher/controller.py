@@ -158,9 +158,10 @@ class Controller:
             if trial.finished:
                 self.state.running.pop(tid)
                 continue
-            self.emit(TrialLaunched(trial_id=tid, host=trial.host, pid=trial.pid, log_path=trial.log_path,
+            pid = self.state.running[tid].training_pid or trial.shown_pid
+            self.emit(TrialLaunched(trial_id=tid, host=trial.host, pid=pid, log_path=trial.log_path,
                                     command=trial.command, gpus=tuple(trial.gpus), reattached=True))
-            handle = f"job {trial.job_id}" if trial.job_id else f"pid {trial.pid}"
+            handle = f"job {trial.job_id}" if trial.job_id else f"pid {pid}"
             self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
         self._interrupted()
         for tid in self.ledger.unreflected():   # recorded, but the controller stopped before REFLECT
@@ -200,7 +201,7 @@ class Controller:
             await self.monitor.drain(KILL_GRACE_S + 5)
             await self.reflector.drain()
         if self.state.running:
-            ids = ", ".join(f"{t} (pid {r.pid})" for t, r in self.state.running.items())
+            ids = ", ".join(f"{t} (pid {r.training_pid or r.pid})" for t, r in self.state.running.items())
             self.notice(f"controller stopped; training left running: {ids}. Run the same command again to re-attach.")
         self.set_phase(Phase.STOPPED if quit_cmd else Phase.DONE)
 

@@ -93,15 +93,16 @@ class Launcher:
         finally:
             self.monitor.launching.discard(trial.id)
         trial.pid, trial.start_time, trial.job_id = info.pid, info.start_time, info.job_id
+        trial.training_pid = info.training_pid
         trial.started = None if info.job_id else time.time()   # a queued job starts when Slurm says so
         trial.status = TrialStatus.PENDING if info.job_id else TrialStatus.RUNNING
         trial.last_growth = trial.started
         state.running[trial.id] = RunningTrial(
             id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, pid=info.pid,
-            start_time=info.start_time, job_id=info.job_id, log_path=info.log_path, started=trial.started,
+            start_time=info.start_time, training_pid=info.training_pid, job_id=info.job_id, log_path=info.log_path, started=trial.started,
             submitted=time.time())
         self.project.commit(trial, "launched")
-        self.bus.emit(TrialLaunched(trial_id=trial.id, host=trial.host, pid=info.pid, log_path=info.log_path,
+        self.bus.emit(TrialLaunched(trial_id=trial.id, host=trial.host, pid=trial.shown_pid, log_path=info.log_path,
                                     command=trial.command, gpus=tuple(trial.gpus), job_id=info.job_id))
         self.set_phase(Phase.MONITOR, "")
         return trial

@@ -55,7 +55,8 @@ class Monitor:
             for tid, run in self.running.items():
                 if run.host in refs and tid not in self.launching:
                     refs[run.host].append(TrialRef(id=tid, run_dir=run.run_dir, pid=run.pid, job_id=run.job_id,
-                                                   start_time=run.start_time, offset=run.log_offset))
+                                                   start_time=run.start_time, offset=run.log_offset,
+                                                   training_pid=run.training_pid))
         results = await asyncio.gather(*(self.backends[n].probe(refs[n], gpu=gpu) for n in names),
                                        return_exceptions=True)
         out = {}
@@ -106,6 +107,9 @@ class Monitor:
             changed = True
         if tp.pid and not run.pid:
             run.pid, run.start_time, run.launching = tp.pid, tp.start_time, False
+            changed = True
+        if tp.training_pid and not run.training_pid:
+            run.training_pid = tp.training_pid
             changed = True
         return self._note_job_state(run, tp, now) or changed
 

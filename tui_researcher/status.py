@@ -83,7 +83,8 @@ def summary(at: Where) -> dict[str, Any]:
     for tid, run in state.running.items():
         trial = ledger.get(tid) if ledger else None
         started = run.started or (trial.started if trial else None)
-        running.append({"id": tid, "host": run.host, "gpus": list(run.gpus), "pid": run.pid, "job_id": run.job_id,
+        running.append({"id": tid, "host": run.host, "gpus": list(run.gpus), "pid": run.training_pid or run.pid,
+                        "runner_pid": run.pid, "job_id": run.job_id,
                         "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
                         "log": run.log_path or run.run_dir, "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})

@@ -88,8 +88,11 @@ class Trial:
     node: str = ""
     """The node a scheduler ran the job on."""
     pid: int | None = None
+    """The trial runner's pid: the process group the controller signals, checked with ``start_time``."""
     start_time: str = ""
     """The process start time as the host's kernel reports it: a reused PID never matches."""
+    training_pid: int | None = None
+    """The training's own pid, the one shown (``kill`` it and the trial is recorded cancelled)."""
     run_dir: str = ""
     log_path: str = ""
     exit_path: str = ""
@@ -122,6 +125,10 @@ class Trial:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def shown_pid(self) -> int | None:
+        return self.training_pid or self.pid
 
     @property
     def active(self) -> bool:
@@ -159,6 +166,7 @@ class RunningTrial:
     gpus: tuple[int, ...] = ()
     pid: int | None = None
     start_time: str = ""
+    training_pid: int | None = None
     job_id: str = ""
     log_path: str = ""
     log_offset: int = 0

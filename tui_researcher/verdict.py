@@ -11,6 +11,10 @@ from .metrics import MetricResult, failure_label
 from .trial import KillOrder, TrialStatus, better
 
 
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+"""What a person's ``kill`` sends: the trial is theirs to stop, so it is ``cancelled``, not a crash."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ending:
     """How the process ended, as the backend saw it."""
@@ -21,6 +25,8 @@ class Ending:
     status: str = ""
     """A status the backend already knows (a scheduler's timeout, cancel or refusal)."""
     reason: str = ""
+    training_signal: str = ""
+    """The signal that ended the training when nobody signalled its trial runner: someone's ``kill``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,11 @@ def classify(ending: Ending, result: MetricResult, log_tail: str, *, kill: KillO
         return Verdict(kill.status, kill.label)
     if ending.status:
         return Verdict(ending.status, ending.reason or failure_label(log_tail))
+    if ending.training_signal in STOP_SIGNALS:
+        return Verdict(TrialStatus.CANCELLED, f"the training was stopped by {ending.training_signal} from outside "
+                                              f"the controller (a kill of its pid)")
+    if ending.training_signal == "SIGKILL":
+        return Verdict(TrialStatus.CRASH, "the training was killed by SIGKILL (out of memory, or kill -9)")
     if ending.exit_code is None:
         return Verdict(TrialStatus.CRASH, f"process vanished without an exit code; {failure_label(log_tail)}")
     if ending.exit_code != 0:

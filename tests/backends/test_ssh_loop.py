@@ -59,7 +59,8 @@ def test_controller_killed_during_ssh_trial_reattaches_to_the_remote_pid(tmp_pat
         assert pid_alive(pid), "remote training must survive the controller and its connection"
         second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=90)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert f"REATTACH trial=t0001 host=127.0.0.1 pid={pid}" in second.stdout
+        shown = latest_trials(project)["t0001"]["training_pid"]
+        assert shown and f"REATTACH trial=t0001 host=127.0.0.1 pid={shown}" in second.stdout
         assert [r["event"] for r in read_ledger(project)].count("launched") == 1
         trial = latest_trials(project)["t0001"]
         assert trial["status"] == "keep" and trial["metric"] == 0.75

@@ -60,7 +60,7 @@ def test_restart_reattaches_every_trial_on_two_hosts(tmp_path: Path, sshd):
         second = cli("run", str(project), "--no-ui", "--max-cycles", "3", timeout=120)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr
         for tid, p in placed.items():
-            assert f"REATTACH trial={tid} host={p['host']} pid={p['pid']}" in second.stdout
+            assert f"REATTACH trial={tid} host={p['host']} pid={p['training_pid']}" in second.stdout
         assert "LAUNCH " not in second.stdout
         events = read_ledger(project)
         for tid in placed:

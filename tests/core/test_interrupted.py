@@ -119,3 +119,28 @@ def _lock_free(path: Path) -> bool:
             return True
         except BlockingIOError:
             return False
+
+
+def test_the_pid_shown_is_the_trainings_and_killing_it_cancels_the_trial(tmp_path):
+    project = project_with_slow_dry_run(tmp_path, seconds=60)
+    (project / "workspace" / "slow").unlink()
+    log = tmp_path / "run.log"
+    proc = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=log)
+    try:
+        shown = wait_for(lambda: _launch_pid(log), what="the LAUNCH line")
+        run = read_state(project)["running"]["t0001"]
+        assert shown == run["training_pid"] != run["pid"]
+        os.kill(shown, signal.SIGTERM)                # what a user does with the pid they were shown
+        assert proc.wait(60) == 0
+        trial = latest_trials(project)["t0001"]
+        assert trial["status"] == "cancelled" and "SIGTERM from outside" in trial["label"]
+        assert not pid_alive(run["pid"])
+    finally:
+        kill_group(proc.pid)
+
+
+def _launch_pid(log: Path) -> int | None:
+    for line in log.read_text().splitlines():
+        if " LAUNCH " in f" {line}" and "pid=" in line:
+            return int(line.split("pid=")[1].split()[0])
+    return None

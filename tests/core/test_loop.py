@@ -218,10 +218,11 @@ async def test_quit_leaves_training_running_and_state_names_it(tmp_path: Path):
     try:
         assert pid_alive(launch.pid)
         state = read_state(project)
-        assert list(state["running"]) == ["t0001"] and state["running"]["t0001"]["pid"] == launch.pid
+        run = state["running"]["t0001"]
+        assert list(state["running"]) == ["t0001"] and run["training_pid"] == launch.pid != run["pid"]
     finally:
         import os, signal
-        os.killpg(launch.pid, signal.SIGKILL)
+        os.killpg(read_state(project)["running"]["t0001"]["pid"], signal.SIGKILL)
 
 
 async def test_quit_with_stop_cancels_running_training(tmp_path: Path):

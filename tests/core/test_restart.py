@@ -32,7 +32,8 @@ def test_restart_reattaches_to_running_trial(tmp_path: Path):
 
         second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert f"REATTACH trial=t0001 host=local pid={pid}" in second.stdout
+        shown = latest_trials(project)["t0001"]["training_pid"]       # the training's pid, not its runner's
+        assert shown and shown != pid and f"REATTACH trial=t0001 host=local pid={shown}" in second.stdout
         assert "LAUNCH " not in second.stdout
         launches = [r for r in read_ledger(project) if r["event"] == "launched"]
         assert len(launches) == 1 and latest_trials(project)["t0001"]["pid"] == pid

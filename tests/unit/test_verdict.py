@@ -57,3 +57,12 @@ def test_min_goal_keeps_the_lower_value():
 def test_better_is_the_one_rule():
     assert better(0.2, None, "max") and not better(None, 0.1, "max") and not better(float("nan"), None, "max")
     assert better(0.1, 0.2, "min") and not better(0.2, 0.2, "min") and better(0.3, 0.2, "max")
+
+
+def test_a_kill_of_the_training_from_outside_is_cancelled_and_sigkill_a_crash():
+    v = verdict(Ending(exit_code=143, training_signal="SIGTERM"))
+    assert v.status == TrialStatus.CANCELLED and "SIGTERM from outside" in v.label
+    v = verdict(Ending(exit_code=137, training_signal="SIGKILL"))
+    assert v.status == TrialStatus.CRASH and "out of memory" in v.label
+    ours = verdict(Ending(exit_code=143, training_signal="SIGTERM"), kill=KillOrder(TrialStatus.STALLED, "no growth"))
+    assert ours.status == TrialStatus.STALLED      # the controller's own stop keeps its reason

@@ -43,6 +43,8 @@ class LaunchInfo:
     host: str
     job_id: str = ""
     """A scheduler's id (Slurm); empty where the backend runs the process itself."""
+    training_pid: int | None = None
+    """The training's own pid (``pid`` is its trial runner's, the process group leader)."""
 
 
 @dataclass(slots=True)
@@ -56,10 +58,11 @@ class TrialRef:
     offset: int = 0
     log: str = "train.log"
     job_id: str = ""
+    training_pid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "run_dir": self.run_dir, "pid": self.pid, "start_time": self.start_time,
-                "offset": self.offset, "log": self.log, "job_id": self.job_id}
+                "offset": self.offset, "log": self.log, "job_id": self.job_id, "training_pid": self.training_pid}
 
 
 @dataclass(slots=True)
@@ -74,6 +77,9 @@ class TrialProbe:
     start_time: str = ""
     launched: bool = True
     error: str = ""
+    training_pid: int | None = None
+    training_signal: str = ""
+    """The signal that ended the training itself, when its trial runner was not signalled (a user's kill)."""
     state: str = ""
     """A scheduler's word for the job (PENDING, RUNNING, COMPLETED, ...); empty for plain processes."""
     reason: str = ""
@@ -253,6 +259,7 @@ class HelperBackend(Backend):
     async def launch(self, argv, *, run_dir, cwd=".", env=None) -> LaunchInfo:
         r = await self.call("launch", argv=list(argv), run_dir=run_dir, cwd=cwd, env=env or {})
         return LaunchInfo(pid=r["pid"], start_time=r["start_time"], log_path=r["log_path"],
+                          training_pid=r.get("training_pid"),
                           exit_path=r["exit_path"], run_dir=r["run_dir"], host=self.name)
 
     async def probe(self, trials, *, gpu=True, max_bytes=65536) -> HostProbe:
@@ -270,7 +277,9 @@ class HelperBackend(Backend):
             probe.trials[tid] = TrialProbe(
                 alive=bool(t.get("alive")), exit_code=ex.get("exit_code"), ended=ex.get("ended"),
                 data=t.get("data", ""), offset=t.get("offset", 0), size=t.get("size", 0),
-                pid=t.get("pid"), start_time=t.get("start_time", ""), launched=t.get("launched", True))
+                pid=t.get("pid"), start_time=t.get("start_time", ""), launched=t.get("launched", True),
+                training_pid=t.get("training_pid"),
+                training_signal=(ex.get("training_signal") or "") if not ex.get("signal") else "")
         g = r.get("gpu")
         if g is not None:
             probe.gpus = parse_nvidia_smi(g["csv"]) if g.get("csv") is not None else None

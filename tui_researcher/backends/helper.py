@@ -70,10 +70,11 @@ else:
             break
         except InterruptedError:
             continue
+    killed = signal.Signals(-rc).name if rc < 0 else None   # the training itself ended by a signal
     if rc < 0:
         rc = 128 - rc
 atomic(spec["exit"], dict(job, exit_code=rc, ended=time.time(), started=started,
-                          signal=received[0] if received else None))
+                          signal=received[0] if received else None, training_signal=killed))
 sys.exit(min(rc, 255))
 '''
 
@@ -98,6 +99,19 @@ def pid_alive(pid, start_time=""):
         return False
     alive, start = proc_start_time(int(pid))
     return alive and (not start_time or start == start_time)
+
+
+def _training_pid(pidfile, wait=0.0):
+    """The training's own pid (the trial runner's child), from pid.json; waits up to ``wait`` s for it."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            with open(pidfile) as f:
+                return json.load(f).get("child")
+        except (OSError, ValueError):
+            if time.time() >= deadline:
+                return None
+            time.sleep(0.01)
 
 
 def proc_start_time(pid):
@@ -200,7 +214,8 @@ class Helper:
             self.children.append(proc)
         start = proc_start_time(proc.pid)[1]
         return {"pid": proc.pid, "start_time": start, "log_path": spec["log"], "exit_path": spec["exit"],
-                "run_dir": run_dir, "host": socket.gethostname()}
+                "run_dir": run_dir, "host": socket.gethostname(),
+                "training_pid": _training_pid(spec["pidfile"], wait=2.0)}
 
     def op_probe(self, req):
         """Everything one monitor poll needs for every trial on this host, in one answer."""
@@ -220,6 +235,8 @@ class Helper:
         pid, start = t.get("pid"), t.get("start_time") or ""
         info = {"pid": pid, "start_time": start}
         pidfile = os.path.join(run_dir, "pid.json")
+        if not t.get("training_pid"):
+            info["training_pid"] = _training_pid(pidfile)
         if not pid and os.path.exists(pidfile):
             with open(pidfile) as f:
                 pid = json.load(f)["pid"]
