@@ -113,6 +113,21 @@ class ProjectLock:
         self.path = path
         self._fd: int | None = None
 
+    @staticmethod
+    def held(path: Path) -> bool:
+        """Does a controller hold this project now? The lock knows, whoever's process it is."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

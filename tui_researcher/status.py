@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .backends.helper import pid_alive
 from .errors import ResearcherError
 from .ledger import Ledger
 from .paths import ProjectPaths
-from .state import State
+from .state import ProjectLock, State
 from .store import Store, StoreError
 
 CSV_FIELDS = ("id", "cycle", "parent", "status", "metric", "label", "host", "gpus", "job_id", "pid", "started",
@@ -92,7 +91,7 @@ def summary(at: Where) -> dict[str, Any]:
         store.close()
     return {
         "project": at.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
-        "paused": state.paused, "controller": "running" if pid_alive(state.controller_pid) else "not running",
+        "paused": state.paused, "controller": "running" if ProjectLock.held(paths.lock) else "not running",
         "metric": at.metric, "goal": at.goal,
         "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),

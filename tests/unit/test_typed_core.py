@@ -61,3 +61,13 @@ async def test_a_crashed_task_is_said_and_restarted():
     await supervisor.stop()
     assert notices == [("error", "monitor task failed: RuntimeError: boom; restarting in 1s")]
     assert supervisor.crashes == {"monitor": 1}
+
+
+def test_the_project_lock_says_whether_a_controller_holds_it(tmp_path):
+    from tui_researcher.state import ProjectLock
+
+    path = tmp_path / ".lock"
+    assert not ProjectLock.held(path)
+    with ProjectLock(path):
+        assert ProjectLock.held(path)
+    assert not ProjectLock.held(path)
