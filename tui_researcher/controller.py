@@ -269,8 +269,11 @@ class Controller:
             self.notice(warning, "warning")
             self._brief_warned = True
         directive = ""
-        if self.paths.directive.exists():
-            directive = self.paths.directive.read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            if self.paths.directive.exists():
+                directive = self.paths.directive.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:     # a directive nobody can read must not stop planning
+            self.notice(f"{self.paths.directive.name} cannot be read ({exc}): planning without it", "warning")
         return ThinkContext(
             cycle=self.state.cycle, brief=brief, memory=self.memory.render(), directive=directive,
             pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal),

@@ -348,3 +348,30 @@ async def test_planner_that_waits_is_asked_again_only_when_a_trial_ends(tmp_path
     await asyncio.wait_for(task, 30)
     assert len(thinks) == 3, thinks                       # not one THINK per poll while the trial ran
     assert thinks[2] >= finished_at
+
+
+async def test_a_command_that_fails_does_not_take_the_others_with_it(tmp_path: Path):
+    """A directive whose write fails (its temp file cannot be made): a notice, then Pause and Quit still work."""
+    import os
+
+    from tui_researcher.events import Directive, Notice
+
+    project = make_project(tmp_path, modes=["sleep"], seconds=30)
+    (project / "workspace" / f".HUMAN_DIRECTIVE.md.{os.getpid()}.tmp").mkdir()
+    sent = {}
+
+    async def on_event(event, controller):
+        if isinstance(event, MonitorSample) and event.trials and not sent:
+            sent["directive"] = True
+            controller.send(Directive(text="try lr=0.1"))
+        elif isinstance(event, Notice) and "commands task failed" in event.text and "pause" not in sent:
+            sent["pause"] = True
+            controller.send(Pause())
+            controller.send(Quit(leave_training_running=False))
+
+    _, events, controller = await run_controller(project, max_cycles=1, until=on_event, timeout=90)
+    failures = [e.text for e in events if isinstance(e, Notice) and "commands task failed" in e.text]
+    assert failures and "restarting" in failures[0]
+    assert controller.state.paused is True
+    [finished] = [e for e in events if isinstance(e, TrialFinished)]
+    assert finished.status == "cancelled"
