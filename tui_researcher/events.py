@@ -12,24 +12,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Union
 
 from .backends.gpu import GpuReading
-from .trial import StrEnum, TrialSample, TrialStatus, status_of
+from .phase import Phase
+from .trial import TrialSample, TrialStatus, status_of
 
 __all__ = ["Phase", "TrialStatus", "TrialSample", "GpuReading"]
 
 
-class Phase(StrEnum):
-    """What the controller is doing now (its value prints and serialises as it is)."""
-
-    IDLE = "idle"
-    THINK = "think"
-    EXECUTE = "execute"
-    MONITOR = "monitor"
-    REFLECT = "reflect"
-    WAITING_GPU = "waiting for GPU"
-    PAUSED = "paused"
-    BACKOFF = "backoff"
-    DONE = "done"
-    STOPPED = "stopped"
 
 
 def _now() -> float:

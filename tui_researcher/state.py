@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LockHeldError
-from .events import Phase
+from .phase import Phase
 from .store import Store
 from .trial import RunningTrial
 
