@@ -10,7 +10,6 @@ reader thread builds it, the plot draws it.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -54,22 +53,21 @@ class Series:
 
     def add(self, point: Point) -> bool:
         """Take a finished trial if the sample wants it (a newer record of a row replaces the older)."""
-        if not point.kept and point.row % self.stride:
-            return False
-        rows = [p.row for p in self.points]
-        at = bisect.bisect_left(rows, point.row)
-        if at < len(rows) and rows[at] == point.row:
-            self.points[at] = point
-        else:
-            self.points.insert(at, point)
-        self._thin()
-        return True
+        wanted = self.wants(point)
+        if wanted:
+            self.extend([point])
+        return wanted
+
+    def wants(self, point: Point) -> bool:
+        return point.kept or point.row % self.stride == 0
 
     def extend(self, points: Iterable[Point]) -> None:
-        for point in points:
-            self.add(point)
+        by_row = {p.row: p for p in self.points}
+        by_row.update((p.row, p) for p in points if self.wants(p))
+        self.points = sorted(by_row.values(), key=lambda p: p.row)
+        self._thin()
 
     def _thin(self) -> None:
         while sum(1 for p in self.points if not p.kept) > self.budget:
             self.stride *= 2
-            self.points = [p for p in self.points if p.kept or p.row % self.stride == 0]
+            self.points = [p for p in self.points if self.wants(p)]

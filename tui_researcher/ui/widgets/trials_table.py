@@ -147,6 +147,7 @@ class TrialsTable(ScrollView, can_focus=True):
         self._resize()
         if following:
             self.move_cursor(count - 1)
+            self.call_after_refresh(self._scroll_to_cursor)   # once the new height is laid out
 
     def show_rows(self, rows: "list[Row]") -> None:
         """Records that changed: a row whose page is held is redrawn at once, the rest wait for their page."""
@@ -196,10 +197,11 @@ class TrialsTable(ScrollView, can_focus=True):
         if rows <= 0:
             return
         top = round(self.scroll_y)
+        # force: a count that grew this tick has not yet been laid out into a scrollbar
         if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False)
+            self.scroll_to(y=self.cursor_row, animate=False, force=True)
         elif self.cursor_row >= top + rows:
-            self.scroll_to(y=self.cursor_row - rows + 1, animate=False)
+            self.scroll_to(y=self.cursor_row - rows + 1, animate=False, force=True)
 
     def action_cursor_up(self) -> None:
         self.move_cursor(self.cursor_row - 1)
@@ -235,10 +237,19 @@ class TrialsTable(ScrollView, can_focus=True):
     # pages --------------------------------------------------------------------------------
 
     def _want(self, page: int) -> None:
-        """Called while drawing: read the page soon, once."""
+        """Called while drawing: read the page soon, once, if it is still on screen by then."""
         if page not in self._loading:
             self._loading.add(page)
-            self.call_later(self._read, page)
+            self.call_later(self._read_if_shown, page)
+
+    def _read_if_shown(self, page: int) -> None:
+        """A first frame drawn before the cursor was scrolled into view must not cost a read."""
+        top = round(self.scroll_y)
+        bottom = top + max(1, self.scrollable_content_region.height - 1)
+        if top // PAGE <= page <= (bottom - 1) // PAGE:
+            self._read(page)
+        else:
+            self._loading.discard(page)   # drawn again if it comes back into view, and asked for then
 
     def _load(self, page: int) -> None:
         if page in self._loading:
@@ -313,6 +324,9 @@ class TrialsTable(ScrollView, can_focus=True):
         return Strip(segments).crop(scroll_x, scroll_x + width).adjust_cell_length(width, self.rich_style).simplify()
 
     def _row_segments(self, index: int) -> list[Segment]:
+        if index >= 0 and self.trial_at(index) is None:
+            self._want(index // PAGE)
+            return self._draw_row(index)   # a placeholder is never kept: drawn again, it asks for its page again
         key = (index, index == self.cursor_row, self._generation, self.size.width)
         segments = self._lines.get(key)
         if segments is None:
@@ -326,8 +340,6 @@ class TrialsTable(ScrollView, can_focus=True):
             row_style = self.get_component_rich_style("trials-table--header")
         else:
             trial = self.trial_at(index)
-            if trial is None:
-                self._want(index // PAGE)
             cells = PLACEHOLDER if trial is None else self._cells(trial)
             row_style = self.get_component_rich_style("trials-table--odd-row" if index % 2 else "trials-table--even-row")
         cursor = self.get_component_rich_style("trials-table--cursor") if index == self.cursor_row else Style()
