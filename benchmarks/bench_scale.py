@@ -145,7 +145,7 @@ def controller_cycles(project: Path) -> int:
 
 
 async def app_times(project: Path) -> dict:
-    """First frame of an attached app, and how long the trials view takes to show rows."""
+    """First frame of an attached app, and how long the trials view takes to show the rows it opens on."""
     from tui_researcher.config import load_config
     from tui_researcher.ui.app import ResearcherApp
     from tui_researcher.ui.screens.trials import TrialsScreen
@@ -168,10 +168,12 @@ async def app_times(project: Path) -> dict:
 
 
 def trials_shown(screen) -> bool:
-    from textual.widgets import DataTable
+    """Rows visible: the virtual table knows the count and every row on screen has arrived (no placeholder)."""
+    from tui_researcher.ui.widgets.trials_table import TrialsTable
 
-    tables = list(screen.query(DataTable))
-    return bool(tables) and tables[0].row_count > 0
+    table = screen.query_one(TrialsTable)
+    rows = table.visible_trials()
+    return table.count > 0 and bool(rows) and all(rows)
 
 
 def child(args: argparse.Namespace) -> None:

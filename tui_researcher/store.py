@@ -259,6 +259,38 @@ class Store:
                 yield record
             after = rows[-1][0]
 
+    # read-only helpers for the app's virtual views: each one indexed, none loads every trial ------------
+
+    def last_row(self) -> int:
+        """The newest trial's row number; rows run 1..N and trials are never deleted, so it is also the count."""
+        return self.query("SELECT MAX(rowid) FROM trials")[0][0] or 0
+
+    def trial_rows(self, ids: Iterable[str]) -> list[tuple[int, dict]]:
+        """(row number, record) of the trials with these ids, oldest first (missing ids are skipped)."""
+        ids = list(dict.fromkeys(ids))
+        rows: list[tuple[int, str]] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows += self.query(f"SELECT rowid, record FROM trials WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return [(rowid, json.loads(rec)) for rowid, rec in sorted(rows)]
+
+    def metric_points(self, rows: Iterable[int] | None = None) -> list[tuple[int, str, str, float]]:
+        """(row, id, status, metric) of finished trials with a metric, oldest first: all of them, or those at ``rows``."""
+        sql = "SELECT rowid, id, status, metric FROM trials {} WHERE finished=1 AND metric IS NOT NULL"
+        if rows is None:
+            return self.query(sql.format("") + " ORDER BY rowid")
+        wanted = list(rows)
+        found: list[tuple[int, str, str, float]] = []
+        for i in range(0, len(wanted), 500):   # NOT INDEXED: rowid lookups, not a walk of the (finished, ...) index
+            chunk = wanted[i:i + 500]
+            found += self.query(f"{sql.format('NOT INDEXED')} AND rowid IN ({','.join('?' * len(chunk))})", chunk)
+        return sorted(found)
+
+    def kept_points(self) -> list[tuple[int, str, str, float]]:
+        """(row, id, status, metric) of every kept trial with a metric, oldest first: the best-so-far steps."""
+        return self.query("SELECT rowid, id, status, metric FROM trials WHERE status='keep' AND metric IS NOT NULL "
+                          "ORDER BY rowid")
+
     # streams of their own: tool calls and dry-run output -----------------------------------------------
 
     def add_tool_call(self, tid: str, record: dict) -> None:

@@ -5,7 +5,6 @@ Every test gets its own XDG_CONFIG_HOME, so no test reads or writes a person's s
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -14,6 +13,7 @@ from typing import Callable
 
 import pytest
 import yaml
+from tests.helpers import edit_state
 from tests.ui.helpers import FROZEN_NOW, JOB, RECORDING
 
 from tui_researcher.config import load_config
@@ -32,10 +32,7 @@ def recording(tmp_path: Path) -> Path:
     """A copy of the recorded loop, with its controller shown as running (this test's pid)."""
     project = tmp_path / "recording"
     shutil.copytree(RECORDING, project)
-    state_path = project / "workspace" / "state.json"
-    state = json.loads(state_path.read_text())
-    state["controller_pid"] = os.getpid()
-    state_path.write_text(json.dumps(state))
+    edit_state(project, controller_pid=os.getpid())
     return project
 
 

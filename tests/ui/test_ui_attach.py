@@ -1,22 +1,25 @@
-"""The app attached to a loop that runs elsewhere: fed by its files, steering it through files."""
+"""The app attached to a loop that runs elsewhere: fed by its store, steering it through files."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import read_state
 from tests.ui.helpers import pid_alive, settle, wait_until
 
 from tui_researcher.config import load_config
 from tui_researcher.events import MonitorSample, Notice
-from tui_researcher.state import State
+from tui_researcher.store import Store
 from tui_researcher.ui.ansi import plain
 from tui_researcher.ui.app import ResearcherApp
-from tui_researcher.ui.source import FileSource, _EventLogReader
+from tui_researcher.ui.reads import EventFollower
+from tui_researcher.ui.source import FileSource
 from tui_researcher.ui.widgets.gpu_meters import GpuMeters
 from tui_researcher.ui.widgets.memory_log import MemoryPane
 from tui_researcher.ui.widgets.plan import PlanPane
@@ -84,25 +87,40 @@ async def test_attached_app_follows_events_appended_after_it_opened(replay_app, 
     async with app.run_test(size=(160, 48)) as pilot:
         log = app.dashboard.query_one(TrainingLog)
         await wait_until(pilot, lambda: log.line_count > 5, what="the replay")
-        with open(recording / "workspace" / "events.jsonl", "a") as f:
-            f.write(json.dumps(MonitorSample(host="gpu-a", lines=(("t0004", "epoch 4 arrived later"),)).to_dict()))
-            f.write("\n")
-            f.write(json.dumps(Notice(level="info", text="half a line")
-                               .to_dict())[:20])   # a torn write: held back until its newline arrives
+        store = Store(recording / "workspace" / "researcher.db")   # the controller's connection, elsewhere
+        later = MonitorSample(host="gpu-a", lines=(("t0004", "epoch 4 arrived later"),))
+        store.append_event(later.to_dict(), later.ts)
+        store.close()
         await wait_until(pilot, lambda: plain(log.lines[-1]) == "epoch 4 arrived later", what="the new line")
 
 
-def test_event_log_reader_follows_rotation_without_losing_lines(tmp_path):
-    path = tmp_path / "events.jsonl"
-    notice = lambda text: json.dumps(Notice(level="info", text=text).to_dict()) + "\n"  # noqa: E731
-    path.write_text(notice("a") + notice("b"))
-    reader = _EventLogReader(path)
-    assert [e.text for e in reader.read_tail(1 << 20)] == ["a", "b"]
-    with open(path, "a") as f:
-        f.write(notice("c"))
-    os.replace(path, path.with_suffix(".jsonl.1"))
-    path.write_text(notice("d"))
-    assert [e.text for e in reader.read_new()] == ["c", "d"]
+def test_event_follower_replays_the_tail_then_only_what_is_new(tmp_path):
+    writer = Store(tmp_path / "researcher.db")
+    for k in range(10):
+        writer.append_event(Notice(level="info", text=f"n{k}").to_dict(), float(k))
+    reader = Store.reader(tmp_path / "researcher.db")
+    follower = EventFollower()
+
+    assert [e.text for e in follower.tail(reader, 3)] == ["n7", "n8", "n9"]
+    assert follower.new(reader) == [], "nothing committed since: no query, nothing new"
+    writer.append_event(Notice(level="info", text="later").to_dict(), 10.0)
+    assert [e.text for e in follower.new(reader)] == ["later"]
+    writer.close()
+    reader.close()
+
+
+async def test_a_project_that_never_ran_opens_empty_with_a_notice(recording, xdg_config):
+    """No store yet: the app opens on nothing, says why, and waits (it creates no store)."""
+    shutil.rmtree(recording / "workspace")
+    app = ResearcherApp(FileSource(recording, load_config(recording / "config.yaml"), poll_s=0.05),
+                        settings_path=xdg_config / "settings.toml", animate=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        status = app.dashboard.query_one(StatusBar)
+        await wait_until(pilot, lambda: "no store yet" in status.status.notice, what="the notice")
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.trials.count == 0 and not app.loop_alive
+    assert not (recording / "workspace" / "researcher.db").exists()
 
 
 async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_config):
@@ -110,16 +128,15 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
     controller = subprocess.Popen([sys.executable, "-m", "tui_researcher.cli", "run", str(slow_project), "--no-ui"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=REPO,
                                   start_new_session=True)
-    state_path = slow_project / "workspace" / "state.json"
     trial_pid = None
     try:
         app = ResearcherApp(FileSource(slow_project, load_config(slow_project / "config.yaml"), poll_s=0.05),
                             settings_path=xdg_config / "settings.toml", animate=False)
         async with app.run_test(size=(140, 40)) as pilot:
             await wait_until(pilot, lambda: app.running and app.loop_alive, what="the trial, seen through files")
-            trial_pid = State.load(state_path).running[app.running[0]].pid
+            trial_pid = read_state(slow_project)["running"][app.running[0]]["pid"]
             await pilot.press("p")
-            await wait_until(pilot, lambda: State.load(state_path).paused, what="the loop to pause")
+            await wait_until(pilot, lambda: read_state(slow_project).get("paused"), what="the loop to pause")
             await wait_until(pilot, lambda: app.dashboard.query_one(StatusBar).status.paused, what="PAUSED on screen")
             await pilot.press("q")
             await pilot.press("enter")

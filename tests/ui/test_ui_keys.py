@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.helpers import latest_trials
 from tests.ui.helpers import live_app, pid_alive, wait_until
 
-from tui_researcher.ledger import Ledger
 from tui_researcher.settings import load_settings
 from tui_researcher.ui.screens.confirm_stop import ConfirmStopScreen
 from tui_researcher.ui.screens.directive import DirectiveScreen
@@ -21,8 +21,7 @@ from tui_researcher.ui.widgets.trials_table import TrialsTable
 
 
 def trial_status(project: Path, trial_id: str) -> str:
-    trial = Ledger(project / "workspace" / "trials.jsonl").get(trial_id)
-    return trial.status if trial else ""
+    return latest_trials(project).get(trial_id, {}).get("status", "")
 
 
 async def test_p_pauses_planning_and_p_again_resumes(slow_project, xdg_config):
@@ -98,8 +97,8 @@ async def test_t_switches_to_the_trials_view_and_back(slow_project, xdg_config):
         await live.pilot.press("t")
         assert isinstance(live.app.screen, TrialsScreen)
         table = live.app.screen.query_one(TrialsTable)
-        await wait_until(live.pilot, lambda: table.row_count == 1, what="the trial's row")
-        assert table.get_row_at(0)[2].plain == "running"
+        await wait_until(live.pilot, lambda: table.count == 1 and table.trial_at(0), what="the trial's row")
+        assert table.trial_at(0).status == "running"
         await live.pilot.press("t")
         assert isinstance(live.app.screen, MainScreen)
 

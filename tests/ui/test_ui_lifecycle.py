@@ -40,7 +40,7 @@ async def test_app_stays_open_when_the_loop_finishes_and_q_then_quits_at_once(tm
         await wait_until(pilot, lambda: app.loop_ended, what="the loop to finish its two cycles")
         await wait_until(pilot, lambda: app.screen.query_one(StatusBar).status.phase == "done", what="done on screen")
         assert app.return_code is None and isinstance(app.screen, MainScreen)
-        assert len(app.trials) == 2
+        assert app.trials.count == 2
         await pilot.press("q")
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to exit")
     assert app.return_code == 0

@@ -6,7 +6,6 @@ Skipped only where tmux is missing, and never when REQUIRE_TMUX=1 (CI installs t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SAMPLE, wait_for
+from tests.helpers import SAMPLE, read_state, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +49,6 @@ def tmux(tmp_path: Path):
 def test_real_app_in_tmux_shows_the_panes_pauses_and_quits(tmux, tmp_path, xdg_config):
     project = tmp_path / "spirals"
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__init__.py"))
-    state = project / "workspace" / "state.json"
     command = (f"cd {shlex.quote(str(REPO))} && XDG_CONFIG_HOME={shlex.quote(str(xdg_config))} "
                f"{shlex.quote(sys.executable)} -m tui_researcher.cli run {shlex.quote(str(project))} --max-cycles 40; "
                "echo EXIT=$?; sleep 60")
@@ -60,10 +58,7 @@ def test_real_app_in_tmux_shows_the_panes_pauses_and_quits(tmux, tmp_path, xdg_c
         return tmux("capture-pane", "-p", "-t", "app")
 
     def paused() -> bool:
-        try:
-            return json.loads(state.read_text())["paused"]
-        except (OSError, ValueError, KeyError):
-            return False
+        return bool(read_state(project).get("paused"))
 
     wait_for(lambda: "val_acc=" in screen() and "keep" in screen(), timeout=30, what="a finished trial on screen")
     shown = screen()
@@ -72,7 +67,7 @@ def test_real_app_in_tmux_shows_the_panes_pauses_and_quits(tmux, tmp_path, xdg_c
         assert pane in shown, f"{pane!r} not on screen:\n{shown}"
 
     tmux("send-keys", "-t", "app", "p")
-    wait_for(paused, timeout=15, what="state.json to say paused")
+    wait_for(paused, timeout=15, what="the store to say paused")
     wait_for(lambda: "PAUSED" in screen() and "p Resume" in screen(), timeout=10, what="PAUSED on screen")
 
     tmux("send-keys", "-t", "app", "t")
@@ -84,23 +79,19 @@ def test_real_app_in_tmux_shows_the_panes_pauses_and_quits(tmux, tmp_path, xdg_c
     wait_for(lambda: "Leave training running" in screen(), timeout=10, what="the quit dialog")
     tmux("send-keys", "-t", "app", "Enter")
     wait_for(lambda: "EXIT=0" in screen(), timeout=30, what="the app to exit with 0")
-    assert json.loads(state.read_text())["phase"] == "stopped"
+    assert read_state(project)["phase"] == "stopped"
 
 
 def test_attach_in_tmux_steers_a_headless_run_and_detaching_leaves_it_running(tmux, tmp_path, xdg_config,
                                                                                slow_project):
     """`run --no-ui` in one tmux window, `attach` in another: the keys reach the loop through files."""
-    state = slow_project / "workspace" / "state.json"
     python, project = shlex.quote(sys.executable), shlex.quote(str(slow_project))
     env = f"cd {shlex.quote(str(REPO))} && XDG_CONFIG_HOME={shlex.quote(str(xdg_config))}"
     tmux("new-session", "-d", "-s", "loop", "-x", "120", "-y", "30",
          f"{env} {python} -m tui_researcher.cli run {project} --no-ui; echo LOOP-EXIT=$?; sleep 60")
 
     def running() -> dict:
-        try:
-            return json.loads(state.read_text())["running"]
-        except (OSError, ValueError, KeyError):
-            return {}
+        return read_state(slow_project).get("running") or {}
 
     wait_for(lambda: any(p.get("pid") for p in running().values()), timeout=30, what="the headless trial")
     trial_pid = next(iter(running().values()))["pid"]
@@ -113,7 +104,7 @@ def test_attach_in_tmux_steers_a_headless_run_and_detaching_leaves_it_running(tm
 
         wait_for(lambda: "attached" in screen() and "step=" in screen(), timeout=30, what="the attached app")
         tmux("send-keys", "-t", "app", "p")
-        wait_for(lambda: json.loads(state.read_text())["paused"], timeout=15, what="the loop to pause")
+        wait_for(lambda: read_state(slow_project).get("paused"), timeout=15, what="the loop to pause")
         wait_for(lambda: "PAUSED" in screen(), timeout=10, what="PAUSED in the attached app")
 
         tmux("send-keys", "-t", "app", "q")

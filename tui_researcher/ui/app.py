@@ -4,8 +4,8 @@ It renders what the source reports and sends the same commands as every other fa
 no loop logic. With a ``LiveSource`` it runs the controller in a worker of its own event loop;
 with a ``FileSource`` it follows a loop that runs elsewhere.
 
-Data flows down: what every screen shows (``status``, ``trials``) is reactive data of the app
-that the screens bind to, and news for one pane goes to the screen that owns the pane. What
+Data flows down: what every screen shows (``status``, the ledger's ``trials`` news) is reactive
+data of the app that the screens bind to, and news for one pane goes to the screen that owns the pane. What
 each key does is in ``actions.py``.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from textual import on, work
 from textual.reactive import reactive
@@ -26,14 +26,11 @@ from .actions import MAIN, TRIALS, LoopActions
 from .bridge import Bridge
 from .screens.main import MainScreen
 from .screens.trials import TrialsScreen
+from .reads import TrialNews
 from .source import Source
 from .themes import VARIABLE_DEFAULTS, choose_theme, load_themes
 from .widgets.status_bar import LoopStatus
-from .widgets.trials_table import best_metric
 from ..trial import TrialStatus
-
-if TYPE_CHECKING:
-    from ..trial import Trial
 
 
 class ResearcherApp(LoopActions):
@@ -41,8 +38,8 @@ class ResearcherApp(LoopActions):
     TITLE = "tui-researcher"
     DEFAULT_MODE = MAIN
 
-    trials: reactive[list[Trial]] = reactive(list, always_update=True)
-    """The ledger, as last read."""
+    trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
+    """The ledger's latest news: the trial count and the records that just changed (never the whole ledger)."""
 
     def __init__(self, source: Source, *, settings: Settings | None = None, settings_path: Path | None = None,
                  theme_dirs: list[Path] | None = None, clock: Callable[[], float] = time.time,
@@ -59,7 +56,8 @@ class ResearcherApp(LoopActions):
                                                            metric=info.metric, attached=source.attached))
         self.dashboard = MainScreen(info.hosts, log_max_lines=settings.log_max_lines, clock=clock, animate=animate)
         self.add_mode(MAIN, lambda: self.dashboard.data_bind(ResearcherApp.status, ResearcherApp.trials))
-        self.add_mode(TRIALS, lambda: TrialsScreen(metric=info.metric, goal=info.goal, clock=clock, animate=animate)
+        self.add_mode(TRIALS, lambda: TrialsScreen(source, metric=info.metric, goal=info.goal, clock=clock,
+                                                   animate=animate)
                       .data_bind(ResearcherApp.status, ResearcherApp.trials))
         self.bridge = Bridge(self, source, max_pending_lines=settings.log_max_lines)
 
@@ -75,6 +73,9 @@ class ResearcherApp(LoopActions):
         self.sub_title = self.source.info.project
         for problem in self._startup_problems:
             self.notify(problem, title="Settings", severity="warning", timeout=10, markup=False)
+
+    def on_unmount(self) -> None:
+        self.source.release()
 
     def on_ready(self) -> None:
         """After the first frame: every pane exists, so events may start to arrive."""
@@ -147,11 +148,7 @@ class ResearcherApp(LoopActions):
                         tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today, alive=self.loop_alive)
 
     def on_trials_changed(self, message: m.TrialsChanged) -> None:
-        self.trials = message.trials
-        best = best_metric(self.trials, self.source.info.goal)
-        if best is not None:
-            trial = next(t for t in reversed(self.trials) if t.status == TrialStatus.KEEP and t.metric == best)
-            self.set_status(best=(best, trial.id))
+        self.trials = message.news   # the best so far comes with the state (best_trial, best_metric)
 
     def on_usage_updated(self, message: m.UsageUpdated) -> None:
         self.set_status(tokens_today=message.usage.tokens_today, usd_today=message.usage.usd_today)

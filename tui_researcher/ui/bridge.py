@@ -3,8 +3,9 @@
 It runs as one exclusive worker of the app. Events are taken as they come, but handed on at
 most ``FLUSH_S`` apart: a burst (a log flood, a replayed event log) becomes one ``LogLines``
 and one ``ToolActivity`` message per flush, and snapshot messages replace their queued
-predecessors. State and ledger are re-read only when an event says they changed, and at
-most once per flush.
+predecessors. The state is re-read only when an event says it changed, at most once per
+flush. The ledger is never re-read whole: the trials that events named since the last flush
+are read by id, and posted with the trial count as one ``TrialsChanged``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .messages import (
     TrialStarted,
     UsageUpdated,
 )
+from .reads import TrialNews
 from .source import Source
 
 if TYPE_CHECKING:
@@ -57,6 +59,9 @@ FLUSH_S = 0.05
 
 PLANS_KEPT = 64
 """Hypotheses of planned trials remembered until their launch."""
+
+CHANGED_KEPT = 500
+"""Trials re-read per flush at most (a replayed burst names a few hundred; the view reads its pages anew)."""
 
 _END = object()
 
@@ -75,7 +80,8 @@ class Bridge:
         self._hypotheses: dict[str, str] = {}
         """Planned trials' hypotheses until they launch (a burst of plans keeps only the newest PlanChanged)."""
         self._state_dirty = False
-        self._trials_dirty = False
+        self._changed: dict[str, None] = {}
+        """Ids of the trials events named since the last flush, oldest first."""
 
     async def run(self) -> None:
         """Pump the source until it ends; then say so."""
@@ -83,7 +89,7 @@ class Bridge:
         queue: asyncio.Queue = asyncio.Queue()
         pump = asyncio.create_task(self._pump(queue), name="bridge-pump")
         try:
-            await self._post_snapshot(state=True, trials=True, memory=True)
+            await self._post_snapshot(state=True, trials=True, memory=True, first=True)
             last_flush = 0.0
             ended = False
             while not ended:
@@ -153,7 +159,9 @@ class Bridge:
         elif isinstance(event, Notice):
             post(LoopNotice(event.level, event.text))
         self._state_dirty |= isinstance(event, _STATE_EVENTS)
-        self._trials_dirty |= isinstance(event, _TRIAL_EVENTS)
+        if isinstance(event, _TRIAL_EVENTS):
+            self._changed.pop(event.trial_id, None)
+            self._changed[event.trial_id] = None
         return False
 
     def _post_lines(self) -> None:
@@ -169,17 +177,29 @@ class Bridge:
         if self._tools:
             tools, self._tools = self._tools, []
             self.app.post_message(ToolActivity(tools))
-        await self._post_snapshot(state=self._state_dirty, trials=self._trials_dirty)
+        await self._post_snapshot(state=self._state_dirty, trials=bool(self._changed))
 
-    async def _post_snapshot(self, *, state: bool = False, trials: bool = False, memory: bool = False) -> None:
+    async def _post_snapshot(self, *, state: bool = False, trials: bool = False, memory: bool = False,
+                             first: bool = False) -> None:
         if state:
             self._state_dirty = False
             loop_state, alive = await self.source.load_state()
             self.app.post_message(LoopState(loop_state, alive))
+            if first:   # what the app shows before any event names a trial: the running ones
+                self._changed.update(dict.fromkeys(loop_state.running))
         if trials:
-            self._trials_dirty = False
-            self.app.post_message(TrialsChanged(await self.source.load_trials()))
+            await self._post_trials(newest=first)
         if memory:
             text = await self.source.load_memory()
             if text:
                 self.app.post_message(MemoryText(text))
+
+    async def _post_trials(self, *, newest: bool = False) -> None:
+        """The count and the trials events named (and, at first, the newest): never the whole ledger."""
+        ids = list(self._changed)[-CHANGED_KEPT:]
+        self._changed.clear()
+        count = await self.source.trial_count()
+        rows = await self.source.trial_rows(ids)
+        if newest and count and all(row != count for row, _ in rows):
+            rows += await self.source.trial_page(count - 1, 1)
+        self.app.post_message(TrialsChanged(TrialNews(count, tuple(rows))))

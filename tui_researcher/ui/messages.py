@@ -2,7 +2,7 @@
 
 Snapshot messages (the phase, the state, a host's reading, usage, memory) set ``can_replace``:
 when several wait in the queue only the newest is handled, as in Toolong. Delta messages (log
-lines, tool activity, notices) accumulate, and the bridge batches them so a flood of log lines
+lines, tool activity, notices, changed trials) accumulate, and the bridge batches them so a flood of log lines
 arrives as a few messages a second.
 """
 
@@ -14,8 +14,8 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from ..events import Event, MonitorSample, PlanProposed, Reflected, TrialFinished, TrialLaunched, UsageChanged
-    from ..trial import Trial
     from ..state import State
+    from .reads import TrialNews
 
 
 class _Snapshot(Message):
@@ -42,10 +42,12 @@ class LoopState(_Snapshot):
         self.alive = alive
 
 
-class TrialsChanged(_Snapshot):
-    def __init__(self, trials: "list[Trial]") -> None:
+class TrialsChanged(Message):
+    """The trial count, and the records an event said changed (a delta: every one is handled)."""
+
+    def __init__(self, news: "TrialNews") -> None:
         super().__init__()
-        self.trials = trials
+        self.news = news
 
 
 class PlanChanged(_Snapshot):

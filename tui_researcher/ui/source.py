@@ -1,11 +1,14 @@
 """Where the app's events come from and where its commands go, so one app serves every case.
 
 ``LiveSource`` wraps a Controller running in the app's own event loop (``run``). ``FileSource``
-follows a loop that runs elsewhere (``attach``): it replays the tail of ``events.jsonl`` and
-then follows it, reads ``state.json`` and ``trials.jsonl`` through the core's own ``State``
-and ``Ledger`` (so the app folds the ledger as the controller does), and sends commands by
-appending to ``commands.jsonl`` (a directive is written to ``HUMAN_DIRECTIVE.md``, as the CLI
-does). Every file read happens off the UI thread. ``QueueSource`` is fed by a script (tests, benchmarks).
+follows a loop that runs elsewhere (``attach``): it replays the tail of the store's events table
+and then follows it by sequence number, reads the state through the core's own ``State``, and
+sends commands by appending to ``commands.jsonl`` (a directive is written to
+``HUMAN_DIRECTIVE.md``, as the CLI does). ``QueueSource`` is fed by a script (tests, benchmarks).
+
+Every source answers the trials view's questions (a page, a count, the plot's series, one
+trial's detail) without ever loading the whole ledger; a store-backed source asks them on its
+one reader thread (``reads.py``), so the UI never waits on SQLite.
 
 This module knows events but not Textual; ``bridge.py`` turns what it yields into messages.
 """
@@ -15,26 +18,28 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterable, TypeVar
 
 from ..backends.helper import pid_alive
-from ..events import Command, Directive, Event, Quit, command_to_dict, event_from_dict
+from ..events import Command, Directive, Event, Notice, Quit, command_to_dict
 from ..fsutil import append_line, write_atomic
-from ..ledger import Ledger
 from ..paths import ProjectPaths
 from ..state import State
 from ..trial import Trial
+from .reads import EventFollower, ListReads, ReaderThread, Row, TrialReads
+from .series import BUDGET, Series
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..controller import Controller
 
-TAIL_BYTES = 256 * 1024
-"""How much of events.jsonl an attached app replays: enough for the recent log and samples."""
+T = TypeVar("T")
+
+TAIL_EVENTS = 2000
+"""How many of the newest events an attached app replays: enough for the recent log and samples."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +75,43 @@ class Source(ABC):
         """The loop's state now, and whether a controller is running."""
 
     @abstractmethod
-    async def load_trials(self) -> list[Trial]: ...
-
-    @abstractmethod
     async def load_memory(self) -> str: ...
 
     @abstractmethod
     async def send(self, command: Command) -> None: ...
 
+    @abstractmethod
+    async def ask(self, question: Callable[[TrialReads], T]) -> T:
+        """Answer a question about the ledger off the UI thread."""
+
     async def run(self) -> int | None:
         """Run the loop when this process owns it (return its exit code); None when it runs elsewhere."""
         return None
 
+    def release(self) -> None:
+        """The app is gone: let go of what the source holds (its reader thread and connection)."""
+
+    # the ledger, a little at a time ---------------------------------------------------------
+
+    async def trial_count(self) -> int:
+        return await self.ask(lambda r: r.count())
+
+    async def trial_page(self, after: int, limit: int) -> list[Row]:
+        return await self.ask(lambda r: r.page(after, limit))
+
+    async def trial_rows(self, ids: Iterable[str]) -> list[Row]:
+        wanted = list(ids)
+        return await self.ask(lambda r: r.rows(wanted)) if wanted else []
+
+    async def trial_detail(self, trial_id: str) -> Trial | None:
+        return await self.ask(lambda r: r.detail(trial_id))
+
+    async def metric_series(self, budget: int = BUDGET) -> Series:
+        return await self.ask(lambda r: r.series(budget))
+
 
 class LiveSource(Source):
-    """A Controller in this process and this event loop."""
+    """A Controller in this process and this event loop; the ledger is read through a connection of our own."""
 
     def __init__(self, controller: "Controller") -> None:
         super().__init__(SourceInfo(project=controller.project_name, metric=controller.config.metric.name,
@@ -92,6 +119,7 @@ class LiveSource(Source):
         self.controller = controller
         self._queue = controller.subscribe()   # now, so no event emitted before the bridge starts is lost
         self._running = False
+        self._reader = ReaderThread(controller.paths.store)
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
@@ -103,14 +131,14 @@ class LiveSource(Source):
     async def load_state(self) -> tuple[State, bool]:
         return copy.deepcopy(self.controller.state), self._running
 
-    async def load_trials(self) -> list[Trial]:
-        return self.controller.ledger.all()
-
     async def load_memory(self) -> str:
         return self.controller.memory.render()
 
     async def send(self, command: Command) -> None:
         self.controller.send(command)
+
+    async def ask(self, question: Callable[[TrialReads], T]) -> T:
+        return await self._reader.ask(question)
 
     async def run(self) -> int:
         self._running = True
@@ -119,43 +147,54 @@ class LiveSource(Source):
         finally:
             self._running = False
 
+    def release(self) -> None:
+        self._reader.close()
+
 
 class FileSource(Source):
-    """A loop that runs elsewhere (``--no-ui`` in tmux, another terminal), seen through its files."""
+    """A loop that runs elsewhere (``--no-ui`` in tmux, another terminal), seen through its store and files."""
 
     attached = True
 
-    def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.2,
-                 tail_bytes: int = TAIL_BYTES) -> None:
+    def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.25,
+                 tail_events: int = TAIL_EVENTS) -> None:
         self.paths = ProjectPaths.of(project_dir, config)
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,
                                     goal=config.metric.goal, hosts=configured_hosts(config)))
         self.follow = follow
         self.poll_s = poll_s
-        self.tail_bytes = tail_bytes
+        self.tail_events = tail_events
+        self._reader = ReaderThread(self.paths.store)
         self._write_lock = asyncio.Lock()
 
     async def events(self) -> AsyncIterator[Event]:
-        reader = _EventLogReader(self.paths.events)
-        for event in await asyncio.to_thread(reader.read_tail, self.tail_bytes):
+        """The tail of the events table, then every new event; a project with no store says so and waits."""
+        follower = EventFollower()
+        warned = False
+        while (tail := await self._reader.run(lambda store: store and follower.tail(store, self.tail_events))) is None:
+            if not warned:
+                warned = True
+                yield Notice(level="warning", text=f"{self.paths.store}: no store yet (has this project ever run?); "
+                                                   "waiting for a controller to start it")
+            if not self.follow:
+                return
+            await asyncio.sleep(self.poll_s)
+        for event in tail:
             yield event
         while self.follow:
-            await asyncio.sleep(self.poll_s)
-            for event in await asyncio.to_thread(reader.read_new):
+            await asyncio.sleep(self.poll_s)   # the next poll is armed when this one is done: polls never overlap
+            for event in await self._reader.run(lambda store: follower.new(store) if store else []):
                 yield event
 
     async def load_state(self) -> tuple[State, bool]:
-        return await asyncio.to_thread(self._read_state)
-
-    def _read_state(self) -> tuple[State, bool]:
-        state = State.load(self.paths.state)
+        state = await self._reader.run(lambda store: State.load(store) if store else State())
         return state, pid_alive(state.controller_pid)
-
-    async def load_trials(self) -> list[Trial]:
-        return await asyncio.to_thread(lambda: Ledger(self.paths.ledger).all())
 
     async def load_memory(self) -> str:
         return await asyncio.to_thread(_read_text, self.paths.memory)
+
+    async def ask(self, question: Callable[[TrialReads], T]) -> T:
+        return await self._reader.ask(question)
 
     async def send(self, command: Command) -> None:
         if isinstance(command, Quit):
@@ -166,6 +205,9 @@ class FileSource(Source):
             else:
                 line = json.dumps(command_to_dict(command))
                 await asyncio.to_thread(append_line, self.paths.commands, line)
+
+    def release(self) -> None:
+        self._reader.close()
 
 
 class QueueSource(Source):
@@ -192,83 +234,14 @@ class QueueSource(Source):
     async def load_state(self) -> tuple[State, bool]:
         return copy.deepcopy(self.state), True
 
-    async def load_trials(self) -> list[Trial]:
-        return list(self.trials)
-
     async def load_memory(self) -> str:
         return self.memory
 
     async def send(self, command: Command) -> None:
         self.sent.append(command)
 
-
-# file reading (runs in worker threads) ---------------------------------------------------
-
-
-@dataclass
-class _EventLogReader:
-    """Follows events.jsonl across the controller's rotation to events.jsonl.1."""
-
-    path: Path
-    offset: int = 0
-    inode: int | None = None
-    _partial: bytes = field(default=b"", repr=False)
-
-    def read_tail(self, max_bytes: int) -> list[Event]:
-        try:
-            f = open(self.path, "rb")
-        except FileNotFoundError:
-            return []
-        with f:
-            st = os.fstat(f.fileno())
-            start = max(0, st.st_size - max_bytes)
-            f.seek(start)
-            data = f.read()
-        self.inode = st.st_ino
-        self.offset = start + len(data)
-        if start:
-            data = data[data.find(b"\n") + 1:]   # the first line is cut: skip it
-        return self._parse(data)
-
-    def read_new(self) -> list[Event]:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return []
-        events: list[Event] = []
-        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-            rotated = self.path.with_suffix(".jsonl.1")
-            try:
-                if rotated.stat().st_ino == self.inode:
-                    events.extend(self._read_from(rotated, self.offset))
-            except FileNotFoundError:
-                pass
-            self.offset, self._partial = 0, b""
-        self.inode = st.st_ino
-        if st.st_size > self.offset:
-            events.extend(self._read_from(self.path, self.offset))
-        return events
-
-    def _read_from(self, path: Path, offset: int) -> list[Event]:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-        self.offset = offset + len(data)
-        return self._parse(data)
-
-    def _parse(self, data: bytes) -> list[Event]:
-        data = self._partial + data
-        end = data.rfind(b"\n") + 1
-        self._partial = data[end:]
-        events = []
-        for line in data[:end].splitlines():
-            try:
-                event = event_from_dict(json.loads(line))
-            except (ValueError, AttributeError):
-                continue
-            if event is not None:
-                events.append(event)
-        return events
+    async def ask(self, question: Callable[[TrialReads], T]) -> T:
+        return question(ListReads(self.trials))
 
 
 def _read_text(path: Path) -> str:

@@ -1,20 +1,26 @@
-"""Writes ``recording/``: a loop seen mid-run, as its files would show it, for the snapshot tests.
+"""Writes ``recording/``: a loop seen mid-run, as its store would show it, for the snapshot tests.
 
 The events are scripted rather than captured, so that one short stream exercises every pane:
 two hosts (one with two GPUs, one unreachable), a worker's tool calls (one failing), a plan
 and a decision, coloured and hostile log lines, usage and memory. Run it again after changing
-an event type: ``python tests/ui/data/make_recording.py``.
+an event type: ``python tests/ui/data/make_recording.py``. The trials, the state and the events go
+into ``workspace/researcher.db`` through the project's own ``Store``, ``Ledger`` and ``State``, so
+the recording is exactly what a controller would have written; the store is checkpointed and
+closed, so no ``-wal``/``-shm`` file is left beside it.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
+from tui_researcher.backends.gpu import GpuReading
 from tui_researcher.events import (MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Reflected,
                                    ToolCalled, ToolReturned, TrialLaunched, UsageChanged)
-from tui_researcher.trial import Trial
+from tui_researcher.ledger import Ledger
+from tui_researcher.state import State
+from tui_researcher.store import Store
+from tui_researcher.trial import Trial, TrialSample
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "recording"
@@ -47,9 +53,9 @@ MEMORY = """\
 """
 
 
-def gpu(index: int, util: float, used: float, temp: float, power: float) -> dict:
-    return {"index": index, "name": "NVIDIA A100-SXM4-80GB", "utilization": util, "memory_used_mb": used,
-            "memory_total_mb": 81920.0, "temperature_c": temp, "power_w": power, "uuid": f"GPU-{index}"}
+def gpu(index: int, util: float, used: float, temp: float, power: float) -> GpuReading:
+    return GpuReading(index=index, name="NVIDIA A100-SXM4-80GB", utilization=util, memory_used_mb=used,
+                      memory_total_mb=81920.0, temperature_c=temp, power_w=power, uuid=f"GPU-{index}")
 
 
 def events() -> list:
@@ -110,7 +116,7 @@ def events() -> list:
         out.append(MonitorSample(
             host="gpu-a", gpus=(gpu(0, util, 1200 + util * 400, 40 + util * 0.4, 60 + util * 3),
                                 gpu(1, 0, 412, 31, 58)),
-            trials=({"trial_id": "t0004", "alive": True, "elapsed_s": ts - STARTED, "log_bytes": 900 * (k + 1)},),
+            trials=(TrialSample("t0004", alive=True, elapsed_s=ts - STARTED, log_bytes=900 * (k + 1)),),
             lines=tuple(("t0004", line) for line in new), ts=ts))
     out.append(Notice(level="info", text="t0004 running on gpu-a GPU 0", ts=NOW - 1))
     return out
@@ -154,13 +160,17 @@ def main() -> None:
     (OUT / "config.yaml").write_text(CONFIG)
     (OUT / "PROJECT_BRIEF.md").write_text("# CIFAR-10 sweep\n\nMaximise val_acc of a ResNet-18.\n")
     (workspace / "MEMORY_LOG.md").write_text(MEMORY)
-    (workspace / "state.json").write_text(json.dumps(state(), indent=2, sort_keys=True) + "\n")
-    with open(workspace / "trials.jsonl", "w") as f:
+    store = Store(workspace / "researcher.db")
+    ledger = Ledger(store)
+    with store.transaction():
         for trial in trials():
-            f.write(json.dumps({**trial.to_dict(), "event": "finished"}, sort_keys=True) + "\n")
-    with open(workspace / "events.jsonl", "w") as f:
+            ledger.record(trial, "launched" if trial.active else "finished")
+        State.from_dict(state()).save(store)
         for event in events():
-            f.write(json.dumps(event.to_dict()) + "\n")
+            store.append_event(event.to_dict(), event.ts)
+    store.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.query("VACUUM")
+    store.close()
 
 
 if __name__ == "__main__":

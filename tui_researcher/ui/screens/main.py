@@ -1,7 +1,7 @@
 """The dashboard: plan, tool calls and memory on the left; GPUs, running trials and the training log on the right.
 
-The screen owns its panes. What every screen shares (the status line, the ledger) arrives as
-reactive data bound down from the app; the loop's news for one pane arrives as a call from
+The screen owns its panes. What every screen shares (the status line, the ledger's news) arrives
+as reactive data bound down from the app; the loop's news for one pane arrives as a call from
 the app (``show_plan``, ``add_lines``, ...), and the screen decides which pane shows it. Which
 trial's log is shown is decided here too: the two panes involved never know of each other.
 """
@@ -26,12 +26,13 @@ from ..widgets.plan import PlanPane
 from ..widgets.running_trials import RunningTrials
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.tool_calls import ToolCallsTable
+from ..reads import TrialNews
 from ..widgets.training_log import TrainingLog
 from .detail import DetailScreen
 
 if TYPE_CHECKING:
     from ...events import Event, MonitorSample, PlanProposed, Reflected, TrialLaunched
-    from ...trial import RunningTrial, Trial
+    from ...trial import RunningTrial
 
 LOG_TITLE = "Training log"
 
@@ -54,8 +55,8 @@ class MainScreen(Screen):
 
     status: reactive[LoopStatus] = reactive(LoopStatus)
     """Bound from the app; bound on to the status bar."""
-    trials: reactive[list[Trial]] = reactive(list, always_update=True)
-    """The ledger, bound from the app: hypotheses and the plan shown before any plan event."""
+    trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
+    """The ledger's news, bound from the app: hypotheses and the plan shown before any plan event."""
 
     def __init__(self, hosts: tuple[str, ...], *, log_max_lines: int, clock: Callable[[], float],
                  animate: bool) -> None:
@@ -92,12 +93,13 @@ class MainScreen(Screen):
         """The panes are up: composed, and not being taken down with the app."""
         return self.is_mounted and self.is_attached
 
-    def watch_trials(self, trials: list[Trial]) -> None:
+    def watch_trials(self, news: TrialNews) -> None:
         if not self.showing:
             return
-        self.running_trials.from_ledger(trials)
-        if trials:
-            self.plan_pane.show_trial(trials[-1])
+        self.running_trials.from_ledger([trial for _, trial in news.rows])
+        newest = next((trial for row, trial in news.rows if row == news.count), None)
+        if newest is not None:
+            self.plan_pane.show_trial(newest)
 
     @_while_showing
     def show_running(self, running: dict[str, RunningTrial]) -> None:

@@ -1,20 +1,24 @@
-"""The ledger: every trial in a table, and the metric over trials with the best-so-far line.
+"""The ledger: every trial in a virtual table, and the metric over trials with the best-so-far line.
 
-Built the first time `t` is pressed; from then on it stays current by binding, whichever
-screen is shown: the status line and the ledger flow down from the app.
+Built the first time `t` is pressed; from then on it stays current by binding, whichever screen
+is shown: the status line and the ledger's news (the count, the trials that changed) flow down
+from the app. The table and the plot read what they draw from the source themselves, a page or
+a bounded series at a time, so opening the view costs the same at any ledger size.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ..reads import TrialNews
+from ..series import Point
 from ..widgets.metric_plot import MetricPlot
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.trials_table import TrialsTable
@@ -22,36 +26,51 @@ from .detail import DetailScreen
 
 if TYPE_CHECKING:
     from ...trial import Trial
+    from ..source import Source
 
 
 class TrialsScreen(Screen):
     status: reactive[LoopStatus] = reactive(LoopStatus)
-    trials: reactive[list[Trial]] = reactive(list, always_update=True)
+    trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
 
-    def __init__(self, *, metric: str, goal: str, clock: Callable[[], float], animate: bool) -> None:
+    def __init__(self, source: Source, *, metric: str, goal: str, clock: Callable[[], float], animate: bool) -> None:
         super().__init__(id="trials")
-        self.metric = metric
-        self.goal = goal
+        self.source = source
         self.clock = clock
         self.animate = animate
+        self.table = TrialsTable(source.trial_page, id="trials-table")
+        self.table.border_title = "Trials"
+        self.plot = MetricPlot(source.metric_series, metric=metric, goal=goal, id="metric-plot")
+        self.plot.border_title = f"{metric} over trials ({'higher' if goal == 'max' else 'lower'} is better)"
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status", clock=self.clock, animate=self.animate).data_bind(TrialsScreen.status)
         with Vertical(id="trials-body"):
-            table = TrialsTable(goal=self.goal, id="trials-table").data_bind(TrialsScreen.trials)
-            table.border_title = "Trials"
-            yield table
-            plot = MetricPlot(metric=self.metric, goal=self.goal, id="metric-plot").data_bind(TrialsScreen.trials)
-            plot.border_title = f"{self.metric} over trials ({'higher' if self.goal == 'max' else 'lower'} is better)"
-            yield plot
+            yield self.table
+            yield self.plot
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(TrialsTable).focus()
+        self.table.focus()
+
+    def watch_status(self, status: LoopStatus) -> None:
+        self.table.show_best(status.best[0] if status.best else None)
+
+    def watch_trials(self, news: TrialNews) -> None:
+        self.table.show_count(news.count)
+        self.table.show_rows(list(news.rows))
+        self.plot.add(point for row, trial in news.rows if (point := Point.of(row, trial)))
 
     @on(TrialsTable.Selected)
     def _show_trial(self, event: TrialsTable.Selected) -> None:
-        self.app.push_screen(DetailScreen(f"Trial {event.trial.id}", trial_detail(event.trial)))
+        self._open_detail(event.trial.id)
+
+    @work(exclusive=True, group="trial-detail", exit_on_error=False)
+    async def _open_detail(self, trial_id: str) -> None:
+        """The full record with its tool calls and dry-run output, read off the UI thread."""
+        trial = await self.source.trial_detail(trial_id)
+        if trial is not None:
+            await self.app.push_screen(DetailScreen(f"Trial {trial.id}", trial_detail(trial)))
 
 
 def trial_detail(t: Trial) -> str:
@@ -60,4 +79,10 @@ def trial_detail(t: Trial) -> str:
              f"metric    {t.metric if t.metric is not None else '–'}",
              f"params    {t.params}", f"command   {t.command}", f"host      {t.host} pid {t.pid}",
              f"log       {t.log_path}", "", "hypothesis", t.hypothesis, "", "decision", t.decision or "–"]
+    if t.tool_calls:
+        lines += ["", f"tool calls ({len(t.tool_calls)})"]
+        lines += [f"  {call.get('tool', '?')} {'ok' if call.get('ok', True) else 'failed'}" for call in t.tool_calls]
+    output = (t.dry_run or {}).get("output", "")
+    if output:
+        lines += ["", "dry-run output", output.rstrip()]
     return "\n".join(lines)
