@@ -25,18 +25,24 @@ from .commands import CommandHandler
 from .config import Config
 from .errors import ResearcherError
 from .events import Command, Event, Phase, PhaseChanged, PlanProposed, Quit, TrialLaunched
+from .directive import DirectiveFile
 from .execute import Launcher, Runner
-from .fsutil import write_atomic
 from .hosts import start_hosts
 from .memory import load_brief
+from .money import cap_reached, spent_today, usd
 from .monitor import KILL_GRACE_S, Monitor
 from .planner import OfflinePlanner, Plan, Planner, ThinkContext
 from .project import Project
 from .reflect import Reflector
 from .state import ProjectLock
 from .supervisor import Supervisor
+from .textsafe import inert
 from .trial import Trial, TrialStatus
 from .workbench import Workbench
+
+BACKOFF_MIN_S = 5.0
+"""The shortest wait after a planning failure with no trial running (twice this, or the poll interval)."""
+"""HUMAN_DIRECTIVE.md as the leader sees it at most: it is sent with every THINK until one uses it."""
 
 
 class Controller:
@@ -54,9 +60,10 @@ class Controller:
         self._quit: Quit | None = None
         self._backoff_until = 0.0
         self._brief_warned = False
+        self.directive = DirectiveFile(self.paths, self.bus)
         self._planning_task: asyncio.Task | None = None
         self.reflector = Reflector(project, self.bus, planner or OfflinePlanner(config, project.ledger),
-                                   self.set_phase, self._context)
+                                   self.set_phase, self._context, self._cap_reached)
         self.collector = Collector(project, self.bus, self.backends, self._recorded)
         self.monitor = Monitor(project, self.bus, self.backends, self.collector.collect)
         self.launcher = Launcher(project, self.bus, self.backends, self.monitor, self.set_phase,
@@ -232,7 +239,8 @@ class Controller:
             if self.state.paused or self._over_budget():
                 self.set_phase(Phase.PAUSED)
             elif time.time() < self._backoff_until:
-                self.set_phase(Phase.BACKOFF)
+                if self.state.phase != Phase.BACKOFF:
+                    self.set_phase(Phase.BACKOFF, f"planning again in {self._backoff_until - time.time():.0f}s")
             elif self._free_slots() > 0 and self._cycles_left() and not self._hold:
                 await self._cycle()
                 continue
@@ -254,26 +262,27 @@ class Controller:
     def _free_slots(self) -> int:
         return self.config.experiment.max_parallel - len(self.state.running)
 
+    def _cap_reached(self) -> bool:
+        return cap_reached(self.state.usage, self.config.agent.max_usd_per_day)
+
     def _over_budget(self) -> bool:
-        cap = self.config.agent.max_usd_per_day
-        if cap and self.state.usage.usd_today >= cap:
-            if self.state.phase != Phase.PAUSED:
-                self.notice(f"daily spend ${self.state.usage.usd_today:.2f} reached agent.max_usd_per_day "
-                            f"(${cap:.2f}): planning paused until tomorrow; training goes on", "warning")
-            return True
-        return False
+        """The daily cap stops new THINKs and REFLECTs (owed ones wait, recorded); a cycle already
+        begun finishes its launch, and training goes on."""
+        if not self._cap_reached():
+            return False
+        if self.state.phase != Phase.PAUSED:
+            cap, owed = self.config.agent.max_usd_per_day, len(self.reflector.queue)
+            self.notice(f"daily spend {usd(spent_today(self.state.usage))} reached agent.max_usd_per_day ({usd(cap)}): "
+                        f"THINK and REFLECT wait until tomorrow ({owed} reflection(s) owed); training goes on",
+                        "warning")
+        return True
 
     def _context(self) -> ThinkContext:
         brief, warning = load_brief(self.paths.root / self.config.project.brief, self.config.memory.brief_max_chars)
         if warning and not self._brief_warned:
             self.notice(warning, "warning")
             self._brief_warned = True
-        directive = ""
-        try:
-            if self.paths.directive.exists():
-                directive = self.paths.directive.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError as exc:     # a directive nobody can read must not stop planning
-            self.notice(f"{self.paths.directive.name} cannot be read ({exc}): planning without it", "warning")
+        directive = self.directive.read()
         return ThinkContext(
             cycle=self.state.cycle, brief=brief, memory=self.memory.render(), directive=directive,
             pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal),
@@ -281,27 +290,40 @@ class Controller:
             goal=self.config.metric.goal, metric=self.config.metric.name)
 
     async def _cycle(self) -> None:
+        """A cycle is a trial attempted: THINK takes the next number and gives it back unless a trial is made."""
         self.state.cycle += 1
-        self.set_phase(Phase.THINK)
-        ctx = self._context()
         try:
-            plan = await self.planner.think(ctx)
-        except ResearcherError as exc:
-            self._planning_failed(f"THINK failed: {exc}")
-            return
-        if plan is None or plan.action != "experiment":
-            self._no_experiment(plan)
+            plan, ctx = await self._think()
+        except BaseException:
+            self.state.cycle -= 1      # a quit during THINK
+            raise
+        if plan is None:
+            self.state.cycle -= 1
+            self.project.save_state()
             return
         if ctx.directive:
-            self._archive_directive(ctx.directive)
+            self.directive.archive(ctx.directive, self.state.cycle)
         self.state.pivot = ""
         self._backoff_until = 0.0
         trial = self._new_trial(plan, ctx)
         await self._execute(plan, trial)
         self.project.save_state()
 
+    async def _think(self) -> tuple[Plan | None, ThinkContext]:
+        """The plan to run, or None after a planning failure or an answer that launches nothing."""
+        self.set_phase(Phase.THINK)
+        ctx = self._context()
+        try:
+            plan = await self.planner.think(ctx)
+        except ResearcherError as exc:
+            self._planning_failed(f"THINK failed: {exc}")
+            return None, ctx
+        if plan is None or plan.action != "experiment":
+            self._no_experiment(plan)
+            return None, ctx
+        return plan, ctx
+
     def _no_experiment(self, plan: Plan | None) -> None:
-        self.state.cycle -= 1
         if plan is not None and plan.action == "report":
             self.reflector.reported = True  # nothing more to plan: finish what runs, then stop
             self.notice(f"planner reports: {plan.hypothesis}")
@@ -327,11 +349,11 @@ class Controller:
         await self.reflector.reflect(current)
 
     def _planning_failed(self, why: str) -> None:
+        """Noticed, remembered, and planning backs off; the cycle is not used up (``_cycle``)."""
         self.notice(why, "error")
-        self.memory.add_decision(f"cycle {self.state.cycle}: planning failure: {why[:200]}")
+        self.memory.add_decision(f"cycle {self.state.cycle}: planning failure: {inert(why[:200])}")
         self.reflector.save_memory()
-        self._retry_later(min(600.0, max(self.config.monitor.poll_interval, 5.0) * 2))
-        self.project.save_state()
+        self._retry_later(min(600.0, max(self.config.monitor.poll_interval, BACKOFF_MIN_S) * 2))
 
     def _retry_later(self, delay: float) -> None:
         """With trials running, plan again when one ends or a command comes (zero LLM on a timer);
@@ -352,16 +374,6 @@ class Controller:
                                success_criteria=plan.success_criteria, worker=plan.worker, params=plan.params,
                                command=plan.command, directive=ctx.directive))
         return trial
-
-    def _archive_directive(self, text: str) -> None:
-        """Only after THINK used it: a crash before this point keeps the directive for the next THINK."""
-        archive = self.paths.directive_archive / f"{time.strftime('%Y%m%d-%H%M%S')}-c{self.state.cycle}.md"
-        write_atomic(archive, text + "\n")
-        with contextlib.suppress(FileNotFoundError):
-            current = self.paths.directive.read_text(encoding="utf-8", errors="replace").strip()
-            if current == text.strip():
-                self.paths.directive.unlink()
-        self.notice(f"directive used by THINK of cycle {self.state.cycle}; archived to {archive.name}")
 
     def _default_backend(self) -> Backend:
         return self.launcher.default_backend

@@ -2,6 +2,8 @@
 
 The Textual app and the headless printer subscribe to the same stream; both send the same
 commands. Events round-trip through JSON so a face can attach to a loop running elsewhere.
+Free text (a log's failure line, a model's words, a provider's error) is made inert here, where
+each event is made, so no face and no later reader can print a terminal escape (``textsafe``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, ClassVar, Union
 
 from .backends.gpu import GpuReading
 from .phase import Phase
+from .textsafe import inert_value
 from .trial import TrialSample, TrialStatus, status_of
 
 __all__ = ["Phase", "TrialStatus", "TrialSample", "GpuReading"]
@@ -27,7 +30,16 @@ def _now() -> float:
 @dataclass(frozen=True, slots=True)
 class Event:
     kind: ClassVar[str] = "event"
+    TEXT: ClassVar[tuple[str, ...]] = ()
+    """Fields of free text shown on one line: every control character made visible."""
+    LINES: ClassVar[tuple[str, ...]] = ()
+    """Fields of free text of several lines: newlines and tabs kept, every other control visible."""
     ts: float = field(default_factory=_now, kw_only=True)
+
+    def __post_init__(self) -> None:
+        for lines, names in ((False, self.TEXT), (True, self.LINES)):
+            for name in names:
+                object.__setattr__(self, name, inert_value(getattr(self, name), lines))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -38,6 +50,7 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class PhaseChanged(Event):
     kind: ClassVar[str] = "phase"
+    TEXT: ClassVar[tuple[str, ...]] = ("detail",)
     phase: Phase | str
     cycle: int
     detail: str = ""
@@ -46,6 +59,8 @@ class PhaseChanged(Event):
 @dataclass(frozen=True, slots=True)
 class PlanProposed(Event):
     kind: ClassVar[str] = "plan"
+    TEXT: ClassVar[tuple[str, ...]] = ("hypothesis", "success_criteria", "worker", "params", "command")
+    LINES: ClassVar[tuple[str, ...]] = ("task", "directive")
     trial_id: str
     cycle: int
     hypothesis: str
@@ -60,6 +75,8 @@ class PlanProposed(Event):
 @dataclass(frozen=True, slots=True)
 class ToolCalled(Event):
     kind: ClassVar[str] = "tool_call"
+    TEXT: ClassVar[tuple[str, ...]] = ("tool",)
+    LINES: ClassVar[tuple[str, ...]] = ("args",)
     call_id: str
     tool: str
     args: dict = field(default_factory=dict)
@@ -69,6 +86,8 @@ class ToolCalled(Event):
 @dataclass(frozen=True, slots=True)
 class ToolReturned(Event):
     kind: ClassVar[str] = "tool_result"
+    TEXT: ClassVar[tuple[str, ...]] = ("tool",)
+    LINES: ClassVar[tuple[str, ...]] = ("result",)
     call_id: str
     tool: str
     ok: bool
@@ -80,6 +99,7 @@ class ToolReturned(Event):
 @dataclass(frozen=True, slots=True)
 class TrialLaunched(Event):
     kind: ClassVar[str] = "launch"
+    TEXT: ClassVar[tuple[str, ...]] = ("host", "log_path", "command", "job_id")
     trial_id: str
     host: str
     pid: int | None
@@ -93,6 +113,7 @@ class TrialLaunched(Event):
 @dataclass(frozen=True, slots=True)
 class MonitorSample(Event):
     kind: ClassVar[str] = "sample"
+    TEXT: ClassVar[tuple[str, ...]] = ("gpu_error",)
     host: str
     reachable: bool = True
     gpus: tuple[GpuReading, ...] = ()       # empty: no GPU on the host (or not read)
@@ -117,6 +138,7 @@ class MonitorSample(Event):
 @dataclass(frozen=True, slots=True)
 class TrialFinished(Event):
     kind: ClassVar[str] = "finish"
+    TEXT: ClassVar[tuple[str, ...]] = ("label",)
     trial_id: str
     status: TrialStatus | str
     metric: float | None = None
@@ -129,6 +151,7 @@ class TrialFinished(Event):
 @dataclass(frozen=True, slots=True)
 class Reflected(Event):
     kind: ClassVar[str] = "reflect"
+    TEXT: ClassVar[tuple[str, ...]] = ("decision", "next_action", "milestone")
     trial_id: str
     decision: str
     next_action: str = "iterate"
@@ -138,6 +161,7 @@ class Reflected(Event):
 @dataclass(frozen=True, slots=True)
 class MemoryChanged(Event):
     kind: ClassVar[str] = "memory"
+    LINES: ClassVar[tuple[str, ...]] = ("text",)
     text: str
 
 
@@ -156,6 +180,8 @@ class UsageChanged(Event):
 @dataclass(frozen=True, slots=True)
 class Notice(Event):
     kind: ClassVar[str] = "notice"
+    TEXT: ClassVar[tuple[str, ...]] = ("level",)
+    LINES: ClassVar[tuple[str, ...]] = ("text",)
     level: str
     text: str
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import MetricConfig
+from .textsafe import plain
 from .trial import better
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)"
@@ -127,8 +128,12 @@ class MetricReader:
 
 
 def failure_label(log_tail: str) -> str:
-    """The line a person would look at first: a traceback's last line, or the last non-empty line."""
-    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    """The line a person would look at first: a traceback's last line, or the last non-empty line.
+
+    Plain and inert: the ledger keeps it, and ``status``, ``--no-ui`` and the app print it, so a
+    crashed script's last line cannot retitle or clear a terminal (colour is dropped first, so a
+    coloured ``Error:`` is still found)."""
+    lines = [line for line in (plain(ln).strip() for ln in log_tail.splitlines()) if line]
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].startswith("Traceback"):
             after = lines[i + 1:]

@@ -1,12 +1,13 @@
 """REFLECT: the planner's decision on a recorded trial, written to memory, the ledger and the state.
 
 A trial reaches here only after the collector recorded its result, so a planner that fails (an
-outage, a bad answer) costs a decision, never a result.
+outage, a bad answer) costs a decision, never a result. The daily spending cap defers a REFLECT,
+never drops it: the trial stays owed (unreflected in the store, so a restart owes it too) and is
+reflected when the budget allows, the next day.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Callable
 
@@ -15,36 +16,59 @@ from .errors import ResearcherError
 from .events import MemoryChanged, Phase, Reflected
 from .planner import Planner, Reflection, ThinkContext
 from .project import Project
+from .textsafe import inert
 from .trial import Trial, TrialStatus
 
 
 class Reflector:
     def __init__(self, project: Project, bus: EventBus, planner: Planner,
-                 set_phase: Callable[[Phase, str], None], context: Callable[[], ThinkContext]) -> None:
+                 set_phase: Callable[[Phase, str], None], context: Callable[[], ThinkContext],
+                 cap_reached: Callable[[], bool] = lambda: False) -> None:
         self.project = project
         self.bus = bus
         self.planner = planner
         self.set_phase = set_phase
         self.context = context
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
-        """Trials recorded but not reflected yet."""
+        self.cap_reached = cap_reached
+        self.queue: dict[str, None] = {}
+        """Trials recorded but not reflected yet, oldest first (a dict: owed twice is owed once)."""
         self.reported = False
+        self._deferred: set[str] = set()
 
     def owed(self, tid: str) -> None:
-        self.queue.put_nowait(tid)
+        self.queue[tid] = None
 
     @property
     def pending(self) -> bool:
-        return not self.queue.empty()
+        return bool(self.queue)
 
     async def drain(self) -> None:
-        """Reflect every recorded trial, unless planning is paused (then they wait, recorded)."""
-        while not self.queue.empty() and not self.project.state.paused:
-            trial = self.project.ledger.get(self.queue.get_nowait())
+        """Reflect every recorded trial, unless planning is paused or the day's budget is spent: then
+        they wait, recorded, and the cap's wait is said once per trial."""
+        while self.queue and not self.project.state.paused:
+            if self.cap_reached():
+                for tid in list(self.queue):
+                    self._defer(tid)
+                return
+            tid = next(iter(self.queue))
+            trial = self.project.ledger.get(tid)
+            self.queue.pop(tid)
             if trial is not None:
                 await self.reflect(trial)
 
+    def _defer(self, tid: str) -> None:
+        """Owed still, said once: the cap must not turn a result into "no reflection"."""
+        self.owed(tid)
+        if tid not in self._deferred:
+            self._deferred.add(tid)
+            self.bus.notice(f"REFLECT of {tid} deferred: agent.max_usd_per_day is reached; it runs when the "
+                            f"budget allows", "warning")
+
     async def reflect(self, trial: Trial) -> None:
+        if self.cap_reached():
+            self._defer(trial.id)
+            return
+        self._deferred.discard(trial.id)
         state = self.project.state
         self.set_phase(Phase.REFLECT, trial.id)
         try:
@@ -52,6 +76,7 @@ class Reflector:
         except ResearcherError as exc:
             self.bus.notice(f"REFLECT failed for {trial.id}: {exc}; result recorded without a decision", "error")
             reflection = Reflection(decision=f"{trial.id} {trial.status} (no reflection: {exc})"[:300])
+        reflection.decision, reflection.milestone = inert(reflection.decision), inert(reflection.milestone)
         if trial.status == TrialStatus.KEEP:
             state.no_progress = 0
         elif trial.finished:

@@ -62,7 +62,7 @@ CYCLES_KEPT = 50
 class State:
     phase: Phase | str = Phase.IDLE
     cycle: int = 0
-    """Cycles started (one per planned trial or planning failure)."""
+    """Cycles that made a trial: a failed or empty THINK gives its number back (``Controller._cycle``)."""
     next_trial: int = 1
     running: dict[str, RunningTrial] = field(default_factory=dict)
     """Every trial that may be running, by id (see ``RunningTrial``)."""

@@ -10,6 +10,7 @@ the writing worker. Each route has its own queue of scripted replies:
     {"text": "done"}                               no tool call
     {"raw_args": "{broken", "tool": "submit_plan"} malformed arguments
     {"status": 429, "headers": {"retry-after": "0.2"}}
+    {"status": 401, "echo_headers": True}          an error whose message repeats the request's headers
     {"delay": 3.0, ...}                            wait before answering (to time out a client)
     {..., "repeat": True}                          answer this forever
     {..., "usage": {"input": 10, ...}}             report these tokens for this reply
@@ -114,7 +115,8 @@ class FakeLLM:
                 if reply.get("delay"):
                     time.sleep(reply["delay"])
                 if reply.get("status"):
-                    _send(self, reply["status"], _error(api, reply["status"]), reply.get("headers", {}))
+                    echo = dict(self.headers) if reply.get("echo_headers") else None
+                    _send(self, reply["status"], _error(api, reply["status"], echo), reply.get("headers", {}))
                     return
                 try:
                     usage = fake._usage(api, body, reply)
@@ -215,9 +217,12 @@ def _openai(body: dict, reply: dict, n: int, usage: dict) -> dict:
                       "prompt_tokens_details": {"cached_tokens": usage["cache_read"]}}}
 
 
-def _error(api: str, status: int) -> dict:
+def _error(api: str, status: int, echo: dict | None = None) -> dict:
     kind = {429: "rate_limit_error", 401: "authentication_error"}.get(status, "api_error")
     message = {429: "rate limited by the fake server", 401: "invalid x-api-key"}.get(status, "the fake server failed")
+    if echo is not None:   # a careless endpoint or proxy: the credential comes back in the error text
+        first = sorted(echo, key=lambda name: name.lower() not in ("x-api-key", "authorization"))
+        message += f"; request headers: {json.dumps({name: echo[name] for name in first})}"
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
     return {"error": {"type": kind, "message": message, "code": None, "param": None}}

@@ -23,8 +23,9 @@ def script_cycle(fake, *think_first: dict) -> None:
 
 
 def at_backoff(event) -> bool:
-    """A planning failure backs off: quit there instead of waiting the backoff out."""
-    return isinstance(event, PhaseChanged) and event.phase == "backoff"
+    """A planning failure backs off: quit there instead of waiting the backoff out (a provider
+    retry's wait is a backoff phase too, with another detail)."""
+    return isinstance(event, PhaseChanged) and event.phase == "backoff" and event.detail.startswith("planning again")
 
 
 def memory(project) -> str:
@@ -224,7 +225,7 @@ async def test_doctor_lines_name_model_endpoint_and_credential_without_the_secre
     assert lines[0].startswith(f"agent: {provider} model {config.agent.model} at {config.agent.base_url}")
     assert f"credential from {KEY_ENV}" in lines[1]
     assert all("never-leak" not in line for line in lines)
-    assert lines[2].startswith("agent: price $2/$10")
+    assert lines[2].startswith("agent: price $2.00/$10.00")
 
 
 async def test_a_failed_dry_run_can_be_fixed_and_tried_again(sample_project, config, fake, provider):

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tui_researcher.agents.leader import leader_input, validate_plan, validate_reflection
+import itertools
+
+from tui_researcher.agents.answers import SUBMIT_PLAN, SUBMIT_REFLECTION, plan_from, validate_plan, validate_reflection
+from tui_researcher.agents.leader import leader_input
 from tui_researcher.agents.tools import cut
 from tui_researcher.agents.usage import TokenUsage, cost, price_for
 from tui_researcher.config import MemoryConfig, Price, load_config
@@ -33,17 +36,41 @@ def test_a_complete_plan_is_valid():
 
 @pytest.mark.parametrize("change, error", [
     ({"action": "train"}, "action must be one of experiment, wait, report, got 'train'"),
-    ({"worker": "writing"}, "worker must be code or idea for an experiment, got 'writing'"),
-    ({"task": ""}, "task must not be empty"),
+    ({"worker": "writing"}, "worker must be one of code, idea, got 'writing'"),
+    ({"hypothesis": "  "}, "hypothesis must not be empty"),
     ({"hypothesis": 3}, "hypothesis must be a string, got int"),
-    ({"success_criteria": None}, "success_criteria is required"),
-    ({"params": {"lr": [0.1, 0.2]}}, "params must be an object of strings, numbers or booleans"),
+    ({"action": None}, "action is required"),
+    ({"params": {"lr": [0.1, 0.2]}}, "params.lr must be a string, number or boolean, got list"),
     ({"parent": "t9999"}, "parent 't9999' is not a trial in the ledger"),
     ({"command": "python train.py"}, "unknown field(s) command"),
 ])
 def test_an_invalid_plan_names_what_is_wrong(change, error):
     errors = validate_plan({**GOOD, **change}, known_trial=known)
     assert any(error in e for e in errors), errors
+
+
+VALID = {"action": "experiment", "worker": "idea", "hypothesis": "h", "task": "t", "success_criteria": "s",
+         "params": {"lr": 0.1}, "parent": "t0001"}
+
+
+def test_every_schema_valid_plan_passes_the_checker():
+    """The schema requires action and hypothesis only: every answer with those (and any optional
+    field the schema allows) is valid, and the plan fills in the schema's defaults."""
+    required = SUBMIT_PLAN.schema["required"]
+    optional = [name for name in SUBMIT_PLAN.schema["properties"] if name not in required]
+    for action in ("experiment", "wait", "report"):
+        for n in range(len(optional) + 1):
+            for names in itertools.combinations(optional, n):
+                args = {"action": action, "hypothesis": "h", **{k: VALID[k] for k in names}}
+                assert validate_plan(args, known_trial=known) == [], args
+    plan = plan_from({"action": "experiment", "hypothesis": "a larger lr fits faster"})
+    assert (plan.worker, plan.task, plan.action) == ("code", "a larger lr fits faster", "experiment")
+
+
+@pytest.mark.parametrize("spec", [SUBMIT_PLAN, SUBMIT_REFLECTION], ids=["plan", "reflection"])
+def test_the_checker_requires_exactly_what_the_schema_requires(spec):
+    errors = validate_plan({}, known_trial=known) if spec is SUBMIT_PLAN else validate_reflection({})
+    assert sorted(e.removesuffix(" is required") for e in errors) == sorted(spec.schema["required"])
 
 
 def test_the_idea_worker_cannot_be_chosen_twice_in_a_cycle():

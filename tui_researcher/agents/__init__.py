@@ -16,6 +16,7 @@ from ..config import Config
 from ..errors import ResearcherError
 from .providers import Settings
 from .tools import ToolPolicy
+from ..money import usd
 from .usage import price_for
 
 PROVIDERS = ("anthropic", "openai")
@@ -84,7 +85,7 @@ def check_provider(config: Config) -> list[str]:
     if price is None:
         lines.append(f"agent: problem: no price for {settings.model}: costs count as $0 until agent.pricing has it")
     else:
-        lines.append(f"agent: price ${price.input:g}/${price.output:g} per million input/output tokens")
+        lines.append(f"agent: price {usd(price.input)}/{usd(price.output)} per million input/output tokens")
     return lines
 
 

@@ -5,7 +5,8 @@ a compact lineage slice, so its size does not grow with the run. Its answers are
 checked against a schema; an invalid answer (or none) gets exactly one repair request, and a
 second is a planning failure (the controller backs off). No action is ever guessed from free
 text. The answer tool is offered alone but not forced: the newest Claude models answer a forced
-``tool_choice`` with a 400, so the prompt asks for the call and the check enforces it.
+``tool_choice`` with a 400, so the prompt asks for the call and the check enforces it. The
+answers' schemas and their checks are one definition (``answers.py``).
 """
 
 from __future__ import annotations
@@ -14,96 +15,16 @@ from typing import Any, Callable
 
 from ..backends.base import Backend
 from ..errors import ResearcherError
+from ..events import Phase
 from ..planner import Plan, Reflection, ThinkContext, TrialRunner
 from ..trial import Trial, TrialStatus
 from ..workbench import Workbench
+from .answers import (SUBMIT_PLAN, SUBMIT_REFLECTION, plan_from, reflection_from, validate_plan,
+                      validate_reflection, wants_ideas)
 from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
 from .tools import Toolbox, ToolPolicy
 from .usage import Price
 from .workers import WORKERS, Agent, Outcome, prompt, run_worker
-
-ACTIONS = ("experiment", "wait", "report")
-NEXT_ACTIONS = ("iterate", "pivot", "report")
-SCALAR = {"type": ["string", "number", "boolean"]}
-
-SUBMIT_PLAN = ToolSpec(
-    "submit_plan", "Submit the next step of the research loop.",
-    {"type": "object", "additionalProperties": False, "required": ["action", "hypothesis"], "properties": {
-        "action": {"type": "string", "enum": list(ACTIONS)},
-        "worker": {"type": "string", "enum": ["code", "idea"], "description": "for experiment"},
-        "hypothesis": {"type": "string", "description": "what you expect and why"},
-        "task": {"type": "string", "description": "exact instructions for the worker"},
-        "success_criteria": {"type": "string", "description": "metric value that counts as success"},
-        "params": {"type": "object", "additionalProperties": SCALAR, "description": "knobs this trial sets"},
-        "parent": {"type": "string", "description": "trial id this builds on"},
-    }})
-
-SUBMIT_REFLECTION = ToolSpec(
-    "submit_reflection", "Submit your reflection on the finished trial.",
-    {"type": "object", "additionalProperties": False, "required": ["decision", "next_action"], "properties": {
-        "decision": {"type": "string", "description": "one line: what the result means, what next"},
-        "next_action": {"type": "string", "enum": list(NEXT_ACTIONS)},
-        "milestone": {"type": "string", "description": "one line for long-term memory, or empty"},
-    }})
-
-
-# validation ------------------------------------------------------------------------------------
-
-def _text(args: dict[str, Any], key: str, errors: list[str], *, required: bool) -> str:
-    value = args.get(key)
-    if value is None:
-        if required:
-            errors.append(f"{key} is required")
-        return ""
-    if not isinstance(value, str):
-        errors.append(f"{key} must be a string, got {type(value).__name__}")
-        return ""
-    if required and not value.strip():
-        errors.append(f"{key} must not be empty")
-    return value.strip()
-
-
-def _unknown(args: dict[str, Any], spec: ToolSpec, errors: list[str]) -> None:
-    extra = sorted(set(args) - set(spec.schema["properties"]))
-    if extra:
-        errors.append(f"unknown field(s) {', '.join(extra)}; fields: {', '.join(spec.schema['properties'])}")
-
-
-def validate_plan(args: dict[str, Any], *, known_trial: Callable[[str], bool], allow_idea: bool = True) -> list[str]:
-    """Everything wrong with a submit_plan call (empty: valid)."""
-    errors: list[str] = []
-    _unknown(args, SUBMIT_PLAN, errors)
-    action = args.get("action")
-    if action not in ACTIONS:
-        errors.append(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-    _text(args, "hypothesis", errors, required=True)
-    experiment = action == "experiment"
-    worker = args.get("worker")
-    if experiment and worker not in ("code", "idea"):
-        errors.append(f"worker must be code or idea for an experiment, got {worker!r}")
-    if experiment and worker == "idea" and not allow_idea:
-        errors.append("the idea worker already ran this cycle: choose worker code, or action wait or report")
-    _text(args, "task", errors, required=experiment)
-    _text(args, "success_criteria", errors, required=experiment and worker == "code")
-    params = args.get("params")
-    if params is not None and (not isinstance(params, dict) or not all(
-            isinstance(v, (str, int, float, bool)) for v in params.values())):
-        errors.append("params must be an object of strings, numbers or booleans")
-    parent = _text(args, "parent", errors, required=False)
-    if parent and not known_trial(parent):
-        errors.append(f"parent {parent!r} is not a trial in the ledger (leave it empty for none)")
-    return errors
-
-
-def validate_reflection(args: dict[str, Any]) -> list[str]:
-    errors: list[str] = []
-    _unknown(args, SUBMIT_REFLECTION, errors)
-    _text(args, "decision", errors, required=True)
-    if args.get("next_action") not in NEXT_ACTIONS:
-        errors.append(f"next_action must be one of {', '.join(NEXT_ACTIONS)}, got {args.get('next_action')!r}")
-    _text(args, "milestone", errors, required=False)
-    return errors
-
 
 # the leader's input ----------------------------------------------------------------------------
 
@@ -166,22 +87,21 @@ class LLMPlanner:
 
     async def think(self, ctx: ThinkContext) -> Plan | None:
         self._idea_calls = []
+        self.agent.enter(Phase.THINK, ctx.cycle)
         conv = self.agent.conversation("leader think", prompt("leader_think.md"), [SUBMIT_PLAN], rolling=False)
         brief, changing = leader_parts(ctx)
         conv.add_user(changing, stable=brief)
         known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
-        if data["action"] == "experiment" and data.get("worker") == "idea":
+        if wants_ideas(data):
             notes = await self._consult_ideas(data)
             conv.add_tool_results([ToolResult(c, f"Idea worker's notes:\n{notes}" if i == 0 else "ignored: one plan")
                                    for i, c in enumerate(calls)],
                                   "Now submit the plan for this cycle: worker code, or action wait or report.")
             data, _ = await self._structured(
                 conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known, allow_idea=False), "THINK")
-        plan = Plan(hypothesis=data["hypothesis"].strip(), params=dict(data.get("params") or {}),
-                    task=(data.get("task") or "").strip(), success_criteria=(data.get("success_criteria") or "").strip(),
-                    worker="code", parent=(data.get("parent") or "").strip() or None, action=data["action"])
+        plan = plan_from(data)
         if plan.action == "report":
             await self._write_report(None, plan.hypothesis)
         return plan
@@ -216,7 +136,7 @@ class LLMPlanner:
 
     async def _consult_ideas(self, data: dict[str, Any]) -> str:
         toolbox = Toolbox(self.bench, self._backend(), self.policy, WORKERS["idea"].tools)
-        task = f"{data['task']}\n\nWhy the leader asks: {data['hypothesis']}"
+        task = f"{data.get('task') or data['hypothesis']}\n\nWhy the leader asks: {data['hypothesis']}"
         outcome = await run_worker(self.agent, WORKERS["idea"], task, toolbox)
         self._idea_calls = outcome.calls
         notes = (outcome.text or "(the idea worker returned no notes)")[:1500]
@@ -227,6 +147,7 @@ class LLMPlanner:
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         trial = runner.trial
+        self.agent.enter(Phase.EXECUTE, trial.cycle)
         for call in self._idea_calls:
             self.bench.tool_call(trial, call)
         self._idea_calls = []
@@ -244,7 +165,7 @@ class LLMPlanner:
         best = self.bench.best()
         params = " ".join(f"{k}={v}" for k, v in plan.params.items())
         lines = [f"Trial {trial.id}. Task: {plan.task}", f"Hypothesis: {plan.hypothesis}",
-                 f"Success: {plan.success_criteria}"]
+                 f"Success: {plan.success_criteria or 'better than the best so far'}"]
         if params:
             lines.append(f"Params: {params}")
         lines.append(f"Metric: {metric.name} ({'higher' if metric.goal == 'max' else 'lower'} is better), read by "
@@ -271,14 +192,14 @@ class LLMPlanner:
     # REFLECT -----------------------------------------------------------------------------------
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
+        self.agent.enter(Phase.REFLECT, ctx.cycle, trial.id)
         conv = self.agent.conversation("leader reflect", prompt("leader_reflect.md"), [SUBMIT_REFLECTION],
                                        rolling=False)
         no_progress = 0 if trial.status == TrialStatus.KEEP else self.bench.no_progress + 1
         conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
                                     self.config.agent.no_progress_fallback_threshold))
         data, _ = await self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
-        reflection = Reflection(decision=" ".join(data["decision"].split())[:300], next_action=data["next_action"],
-                                milestone=" ".join((data.get("milestone") or "").split())[:300])
+        reflection = reflection_from(data)
         if reflection.next_action == "report":
             try:
                 await self._write_report(trial, reflection.decision)

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ..errors import ResearcherError
-from ..events import ToolCalled, ToolReturned
+from ..events import Phase, PhaseChanged, ToolCalled, ToolReturned
+from ..money import usd
 from ..trial import Trial
 from ..workbench import Workbench
 from .providers import Conversation, Provider, Reply, ToolResult, ToolSpec, cache_key
+from .providers.retry import Retry
 from .tools import Toolbox, elapsed, summarize_args
 from .usage import Price, TokenUsage, cost, price_for
 
@@ -42,7 +43,12 @@ WORKERS = {
 
 
 class Agent:
-    """The provider plus the accounting every request goes through: budget check first, usage after."""
+    """The provider plus the accounting every request goes through (usage after each), and what a
+    retry shows: a notice with its wait, and the ``backoff`` phase while it waits.
+
+    The daily cap is not checked per request: the controller checks it before a THINK or a
+    REFLECT begins, and a phase begun under the cap finishes (a code worker's dispatch is never
+    cut between its dry-run and its launch; the overshoot is one phase's requests at most)."""
 
     def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price]) -> None:
         self.bench = bench
@@ -52,13 +58,27 @@ class Agent:
         self.spent_usd = 0.0
         self._warned_price = False
         self.project = bench.config.project.name or bench.paths.root.name
+        self.phase = PhaseChanged(phase=Phase.THINK, cycle=0)
+        """The phase a retry's backoff interrupts, shown again when the wait is over."""
+        provider.on_retry = self._retrying
+
+    def enter(self, phase: Phase, cycle: int, detail: str = "") -> None:
+        self.phase = PhaseChanged(phase=phase, cycle=cycle, detail=detail)
+
+    def _retrying(self, retry: Retry | None) -> None:
+        if retry is None:
+            self.bench.emit(PhaseChanged(phase=self.phase.phase, cycle=self.phase.cycle, detail=self.phase.detail))
+            return
+        wait = f"{retry.wait_s:.1f}s" + (" (retry-after)" if retry.asked else "")
+        self.bench.notice(f"{retry.why}; retry {retry.number} of {retry.of} in {wait}", "warning")
+        self.bench.emit(PhaseChanged(phase=Phase.BACKOFF, cycle=self.phase.cycle,
+                                     detail=f"{self.provider.name} retry {retry.number}/{retry.of} in {wait}"))
 
     def conversation(self, role: str, system: str, tools: list[ToolSpec], *, rolling: bool = True) -> Conversation:
         """A conversation whose cache key is this project's and ``role``'s, the same every cycle."""
         return self.provider.conversation(system, tools, cache_key=cache_key(self.project, role), rolling=rolling)
 
     async def ask(self, conv: Conversation, *, max_tokens: int = 4096) -> Reply:
-        self._check_budget()
         reply = await conv.send(max_tokens=max_tokens)
         self._account(reply.usage)
         return reply
@@ -68,15 +88,8 @@ class Agent:
         if self.spent.total:
             self.bench.notice(f"{what}: {self.spent.total:,} tokens ({self.spent.input:,} in, "
                                    f"{self.spent.output:,} out, {self.spent.cache_read:,} cache read, "
-                                   f"{self.spent.cache_write:,} cache write), ${self.spent_usd:.4f}")
+                                   f"{self.spent.cache_write:,} cache write), {usd(self.spent_usd)}")
         self.spent, self.spent_usd = TokenUsage(), 0.0
-
-    def _check_budget(self) -> None:
-        cap = self.bench.config.agent.max_usd_per_day
-        usage = self.bench.usage
-        if cap and usage.day == time.strftime("%Y-%m-%d") and usage.usd_today >= cap:
-            raise ResearcherError(f"daily spend ${usage.usd_today:.2f} reached agent.max_usd_per_day (${cap:.2f}): "
-                                  f"no more provider requests today")
 
     def _account(self, usage: TokenUsage) -> None:
         if self.price is None and not self._warned_price and usage.total:

@@ -3,7 +3,8 @@
 Each provider keeps its native message format inside its ``Conversation``; the leader and the
 workers only see ``Reply`` and ``ToolCall``. SDK errors never escape: they become
 ``ProviderError`` (a ``ResearcherError``), which the controller turns into a planning failure
-with a backoff and a notice.
+with a backoff and a notice. Retries are ours (``retry.py``), each one told to a hook as it
+happens, and no error text leaves this package with the key or token in it (``redact``).
 
 Prompt caching pays only on a prefix that repeats byte for byte and reaches the API's minimum
 (1,024 tokens for Sonnet-class Claude and for OpenAI), so a conversation is built stable part
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,6 +75,8 @@ class Conversation(Protocol):
 class Provider(Protocol):
     name: str
     model: str
+    on_retry: Any
+    """A ``retry.RetryHook`` or None: told before and after each retry's wait."""
 
     def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
                      rolling: bool = True) -> Conversation:
@@ -124,16 +128,39 @@ class Settings:
 
     @property
     def deadline(self) -> float:
-        """The most one request may take with every SDK retry and a server's retry-after (capped)."""
-        return self.timeout * (self.max_retries + 1) + 8.0 * self.max_retries + 130.0
+        """The most one attempt may take: the SDK's timeout bounds each read, not the whole answer."""
+        return self.timeout * 2 + 30.0
 
 
-def describe_error(settings: Settings, exc: BaseException) -> str:
-    """One line a person can act on, from either SDK's exception (both share one shape)."""
+HEADER_SECRET = re.compile(r"(?i)\b(x-api-key|authorization|api[-_]key|auth[-_]token)(\W{0,2}[:=]\W{0,2})"
+                           r"(bearer\s+)?(?!\[redacted\]|bearer\s)[^\s\"',;&}\]]+")
+"""A credential echoed as a header or a field (``x-api-key: ...``, ``"Authorization": "Bearer ..."``)."""
+
+
+def redact(text: str, settings: Settings) -> str:
+    """The key and the token masked wherever they appear, and any echoed credential header, before
+    the text is cut, shown, stored or remembered."""
+    for secret in (settings.api_key, settings.auth_token):
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+    return HEADER_SECRET.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}[redacted]", text)
+
+
+def fail(settings: Settings, text: str) -> ProviderError:
+    """The one way a provider error is made: redacted."""
+    return ProviderError(redact(text, settings))
+
+
+def describe_error(settings: Settings, exc: BaseException, retries_taken: int = 0) -> str:
+    """One line a person can act on, from either SDK's exception (both share one shape), redacted."""
+    return redact(_describe(settings, exc, retries_taken), settings)
+
+
+def _describe(settings: Settings, exc: BaseException, retries_taken: int) -> str:
     who = settings.name
-    retries = f" after {settings.max_retries} retries" if settings.max_retries else ""
+    retries = f" after {retries_taken} retries" if retries_taken else ""
     status = getattr(exc, "status_code", None)
-    detail = one_line(getattr(exc, "message", "") or str(exc), 200)
+    detail = one_line(redact(getattr(exc, "message", "") or str(exc), settings), 200)
     kind = type(exc).__name__
     if kind == "APITimeoutError":
         return f"{who}: no answer within {settings.timeout:g}s{retries} (agent.request_timeout)"

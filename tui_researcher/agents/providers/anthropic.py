@@ -10,13 +10,13 @@ the model's minimum (1,024 tokens for Sonnet and Opus) is neither cached nor bil
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import anthropic
 
 from ..usage import TokenUsage
-from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, describe_error, parse_arguments
+from . import Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, parse_arguments
+from .retry import RetryHook, retry_headers, with_retries
 
 CACHE = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
@@ -28,10 +28,11 @@ class AnthropicProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.model = settings.model
+        self.on_retry: RetryHook | None = None
         credential = ({"auth_token": settings.auth_token} if settings.auth_token and not settings.api_key
                       else {"api_key": settings.api_key})
         self.client = anthropic.AsyncAnthropic(**credential, base_url=settings.base_url, timeout=settings.timeout,
-                                               max_retries=settings.max_retries)
+                                               max_retries=0)   # ours: retry.py
 
     def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
                      rolling: bool = True) -> "AnthropicConversation":
@@ -81,18 +82,15 @@ class AnthropicConversation:
                                   "messages": with_breakpoints(self.messages, self._breakpoints())}
         if self.tools:
             kwargs["tools"] = self.tools
-        try:
-            message = await asyncio.wait_for(self.provider.client.messages.create(**kwargs), settings.deadline)
-        except asyncio.TimeoutError:
-            raise ProviderError(f"anthropic: no answer within {settings.deadline:g}s, retries included") from None
-        except anthropic.AnthropicError as exc:
-            raise ProviderError(describe_error(settings, exc)) from exc
+        message = await with_retries(
+            settings, lambda n: self.provider.client.messages.create(**kwargs, extra_headers=retry_headers(n)),
+            anthropic.AnthropicError, self.provider.on_retry)
         if self.rolling:
             self._previous = _last(self.messages)
         try:
             return self._read(message)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise ProviderError(f"anthropic: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
+            raise fail(settings, f"anthropic: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
 
     def _breakpoints(self) -> list[Position]:
         """Where this request marks the messages; the system prompt holds the first of the four."""

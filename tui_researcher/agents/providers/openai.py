@@ -8,13 +8,13 @@ share of the prompt is reported and priced as cache reads.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import openai
 
 from ..usage import TokenUsage
-from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, describe_error, parse_arguments
+from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, parse_arguments
+from .retry import RetryHook, retry_headers, with_retries
 
 
 SEND_CACHE_KEY = True
@@ -28,8 +28,9 @@ class OpenAIProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.model = settings.model
+        self.on_retry: RetryHook | None = None
         self.client = openai.AsyncOpenAI(api_key=settings.api_key or settings.auth_token, base_url=settings.base_url,
-                                         timeout=settings.timeout, max_retries=settings.max_retries)
+                                         timeout=settings.timeout, max_retries=0)   # ours: retry.py
 
     def conversation(self, system: str, tools: list[ToolSpec], *, cache_key: str = "",
                      rolling: bool = True) -> "OpenAIConversation":
@@ -65,17 +66,13 @@ class OpenAIConversation:
             kwargs["tools"] = self.tools
         if self.cache_key and SEND_CACHE_KEY:
             kwargs["prompt_cache_key"] = self.cache_key
-        try:
-            completion = await asyncio.wait_for(self.provider.client.chat.completions.create(**kwargs),
-                                                settings.deadline)
-        except asyncio.TimeoutError:
-            raise ProviderError(f"openai: no answer within {settings.deadline:g}s, retries included") from None
-        except openai.OpenAIError as exc:
-            raise ProviderError(describe_error(settings, exc)) from exc
+        completion = await with_retries(
+            settings, lambda n: self.provider.client.chat.completions.create(**kwargs, extra_headers=retry_headers(n)),
+            openai.OpenAIError, self.provider.on_retry)
         try:
             return self._read(completion)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise ProviderError(f"openai: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
+            raise fail(settings, f"openai: a reply of an unexpected shape ({type(exc).__name__}: {exc})") from exc
 
     def _read(self, completion: Any) -> Reply:
         if not completion.choices:
