@@ -161,3 +161,13 @@ async def test_command_palette_offers_the_loop_commands(slow_project, xdg_config
         await live.pilot.pause(0.3)   # the palette searches in a worker
         await live.pilot.press("enter")
         await wait_until(live.pilot, lambda: live.controller.state.paused, what="the controller to pause")
+
+
+async def test_ctrl_c_asks_as_q_does(slow_project, xdg_config):
+    """Ctrl-C is what a terminal user presses first: it opens the quit dialog instead of a hint."""
+    async with live_app(slow_project, xdg_config / "settings.toml") as live:
+        await live.pilot.press("ctrl+c")
+        await wait_until(live.pilot, lambda: isinstance(live.app.screen, QuitScreen), what="the quit dialog")
+        await live.pilot.press("escape")
+        await wait_until(live.pilot, lambda: not isinstance(live.app.screen, QuitScreen), what="the dialog to close")
+        assert live.app.return_code is None and live.trial_id in live.controller.state.running

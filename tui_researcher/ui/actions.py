@@ -177,6 +177,10 @@ class LoopActions(App[int]):
         """ctrl+q and the palette's Quit: the same choice as q."""
         self.action_request_quit()
 
+    def action_help_quit(self) -> None:
+        """Ctrl-C (Textual's binding, after a text field's copy): the same choice as q, not a hint."""
+        self.action_request_quit()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
