@@ -105,4 +105,3 @@ def test_display_line_keeps_colour_and_neutralises_every_other_control():
     assert display_line("a\tb") == "a   b"
     assert display_line("10%\r50%\r100%") == "100%"
     assert display_line("bell\x07 del\x7f c1\x9b") == "bell^G del^? c1\\x9b"
-
