@@ -27,24 +27,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the research loop (the default command)")
+    run = sub.add_parser("run", help="run the research loop (the default command)", description=(
+        "Run THINK -> EXECUTE -> MONITOR -> REFLECT on the project until agent.max_cycles (or --max-cycles), the "
+        "search is exhausted, or you quit. Training keeps running when the loop stops; running the same command "
+        "again re-attaches it. config.yaml is checked first: a bad key exits 2 with nothing written."))
     run.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
     run.add_argument("--no-ui", action="store_true", help="print events as lines instead of the full-screen app")
-    run.add_argument("--max-cycles", type=int, metavar="N", help="stop after N cycles in total (overrides agent.max_cycles)")
+    run.add_argument("--max-cycles", type=int, metavar="N",
+                     help="stop after N cycles in total; 0 or -1: no limit (overrides agent.max_cycles)")
     run.add_argument("--config", type=Path, metavar="FILE", help="config file (default: PROJECT/config.yaml)")
     run.add_argument("--provider", choices=("offline", "anthropic", "openai"), help="override agent.provider")
     run.add_argument("--verbose", action="store_true", help="--no-ui: also print GPU readings")
 
-    init = sub.add_parser("init", help="create a project directory")
-    init.add_argument("dir", type=Path)
+    init = sub.add_parser("init", help="create a project directory", description=(
+        "Create DIR with config.yaml, PROJECT_BRIEF.md and a workspace whose train.py runs as it is (a "
+        "stand-in to replace with your training), or copy a sample project with --sample."))
+    init.add_argument("dir", type=Path, help="the new project directory (must not exist, or be empty)")
     init.add_argument("--sample", metavar="NAME", help=f"copy a sample project ({', '.join(sample_names()) or 'none'})")
 
-    status = sub.add_parser("status", help="print the loop's state (safe while it runs)")
+    status = sub.add_parser("status", help="print the loop's state (safe while it runs)", description=(
+        "Print the project's phase, cycle, best trial, running trials and counts by status, read from the "
+        "store without disturbing a loop that is running."))
     status.add_argument("project", nargs="?", default=".")
     status.add_argument("--config", type=Path, metavar="FILE")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    export = sub.add_parser("export", help="write every trial as JSON lines or CSV (safe while it runs)")
+    export = sub.add_parser("export", help="write every trial as JSON lines or CSV (safe while it runs)",
+                            description="Write every trial of the ledger, oldest first, as JSON lines or CSV.")
     export.add_argument("project", nargs="?", default=".")
     export.add_argument("--config", type=Path, metavar="FILE")
     form = export.add_mutually_exclusive_group()
@@ -52,19 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
-    directive = sub.add_parser("directive", help="give the leader a directive for its next THINK")
-    directive.add_argument("project")
-    directive.add_argument("text", nargs="+")
+    directive = sub.add_parser("directive", help="give the leader a directive for its next THINK", description=(
+        "Write TEXT to the project's HUMAN_DIRECTIVE.md: the next THINK reads it, then archives it. The offline "
+        "planner also takes settings like `lr=0.1` from it."))
+    directive.add_argument("project", help="the project directory (with config.yaml or workspace/)")
+    directive.add_argument("text", nargs="+", help="the directive, in plain words")
     directive.add_argument("--config", type=Path, metavar="FILE")
 
-    doctor = sub.add_parser("doctor", help="check hosts, keys, Python, GPUs and round-trip time")
+    doctor = sub.add_parser("doctor", help="check hosts, keys, Python, GPUs and round-trip time", description=(
+        "Check each configured host: SSH reachability and host key, the Python interpreter, the workspace, "
+        "GPUs and round-trip time (in slurm mode: the queue)."))
     doctor.add_argument("project", nargs="?", default=".")
     doctor.add_argument("--config", type=Path, metavar="FILE")
     doctor.add_argument("--accept-new-host-key", metavar="HOST", help="trust HOST's key (unknown keys only)")
     doctor.add_argument("--submit-test", action="store_true",
                         help="slurm mode: also send a tiny test job through the queue")
 
-    attach = sub.add_parser("attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)")
+    attach = sub.add_parser("attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)",
+                            description=("Open the full-screen app on a loop another process runs (for example "
+                                         "`run --no-ui` in tmux); keys send commands to that loop."))
     attach.add_argument("project", nargs="?", default=".")
     attach.add_argument("--config", type=Path, metavar="FILE")
     return parser
@@ -111,21 +126,21 @@ def _must_be_project(project: Path) -> None:
         raise ResearcherError(f"{project}: no such project directory (create one with `tui-researcher init {project}`)")
 
 
-def _load(project: Path, config_path: Path | None):
+def _load(project: Path, config_path: Path | None, **options):
     from .config import load_config
 
     _must_be_project(project)
     path = config_path or project / "config.yaml"
-    return load_config(path, must_exist=config_path is not None)
+    return load_config(path, must_exist=config_path is not None, **options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     project = Path(args.project)
-    config = _load(project, args.config)
-    if args.provider:
-        config.agent.provider = args.provider
-    if args.max_cycles is not None and args.max_cycles < 0:
-        raise ResearcherError("--max-cycles: must not be negative")
+    if args.max_cycles is not None and args.max_cycles < -1:
+        raise ResearcherError("--max-cycles: must be a number of cycles, or 0 (or -1) for no limit")
+    if args.max_cycles == -1:
+        args.max_cycles = 0
+    config = _load(project, args.config, provider=args.provider, to_run=True)
     from .controller import Controller
 
     planner_factory = _planner_factory(config)
@@ -179,32 +194,15 @@ def cmd_init(target: Path, sample: str | None) -> int:
         with resources.as_file(source) as src:
             shutil.copytree(src, target, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__init__.py"))
-    else:
-        (target / "workspace").mkdir(parents=True, exist_ok=True)
-        (target / "PROJECT_BRIEF.md").write_text(
-            "# Project brief\n\nGoal: ...\nMetric: ... (higher is better)\nConstraints: ...\n", encoding="utf-8")
-        (target / "config.yaml").write_text(DEFAULT_CONFIG, encoding="utf-8")
-    print(f"created {target}")
-    print(f"next: tui-researcher run {target} --no-ui   (or without --no-ui for the full-screen app)")
+        print(f"created {target}")
+        print(f"next: tui-researcher run {target} --no-ui   (or without --no-ui for the full-screen app)")
+        return 0
+    from .config.starter import NEXT_STEPS, write_starter
+
+    write_starter(target)
+    print(f"created {target}: a project that runs as it is, with a stand-in workspace/train.py")
+    print(NEXT_STEPS.format(dir=target))
     return 0
-
-
-DEFAULT_CONFIG = """\
-# tui-researcher project config; every key has a default. See README.md for all sections.
-agent:
-  provider: offline        # offline | anthropic | openai
-metric:
-  name: val_loss
-  goal: min
-search:
-  command: "python train.py --lr {lr}"
-  space:
-    lr: [0.001, 0.003, 0.01]
-gpu:
-  gpus_per_trial: 1        # 0: run on CPUs
-monitor:
-  poll_interval: 30
-"""
 
 
 def cmd_status(project: Path, config_path: Path | None, *, as_json: bool) -> int:
@@ -235,6 +233,10 @@ def cmd_directive(project: Path, config_path: Path | None, text: str) -> int:
 
     config = _load(project, config_path)
     paths = ProjectPaths.of(project, config)
+    if config_path is None and not (project / "config.yaml").is_file() and not paths.workspace.is_dir():
+        raise ResearcherError(f"{project}: not a tui-researcher project (no config.yaml, no workspace/); "
+                              f"nothing was written. Give the project's directory, or create one with "
+                              f"`tui-researcher init {project}`")
     if not text.strip():
         raise ResearcherError("directive: the text is empty")
     write_atomic(paths.directive, text.strip() + "\n")

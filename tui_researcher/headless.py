@@ -9,11 +9,13 @@ import asyncio
 import signal
 import sys
 import time
-from typing import TextIO
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from .controller import Controller
 from .events import (Event, MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Quit, Reflected,
                      ToolCalled, ToolReturned, TrialFinished, TrialLaunched, UsageChanged)
+from .status import open_store
 from .textsafe import inert
 
 
@@ -91,6 +93,8 @@ async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verb
     reader, and a print to a dead pipe must not keep the loop running.
     """
     loop = asyncio.get_running_loop()
+    queue = controller.subscribe()          # before the loop starts: its first notices are printed too
+    start = SessionStart.of(controller)
     run_task = asyncio.ensure_future(controller.run())
     signals = 0
 
@@ -114,23 +118,82 @@ async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verb
             pass
 
     async def printer() -> None:
-        async for event in controller.events():
+        while (event := await queue.get()) is not None:
             for text in format_event(event, verbose=verbose):
                 if not _say(out, text):
                     return
 
     queue_task = asyncio.create_task(printer())
     try:
-        return await run_task
+        code = await run_task
     except asyncio.CancelledError:
         if signals < 2:
             raise
-        return 130
+        code = 130
     finally:
         await asyncio.wait([queue_task], timeout=2)
         queue_task.cancel()
+        controller.unsubscribe(queue)
         for sig in installed:
             loop.remove_signal_handler(sig)
+    for text in summary_lines(controller, start):
+        _say(out, text)
+    return code
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """What the session's summary subtracts: the ledger's counts, LLM usage and the clock at the start."""
+
+    counts: dict[str, int]
+    usd: float
+    tokens: int
+    monotonic: float
+
+    @classmethod
+    def of(cls, controller: Controller) -> "SessionStart":
+        usage = controller.state.usage
+        return cls(dict(controller.ledger.counts()), usage.usd, _tokens(usage), time.monotonic())
+
+
+def _tokens(usage: Any) -> int:
+    return usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+
+
+def summary_lines(controller: Controller, start: SessionStart) -> list[str]:
+    """The last lines of a --no-ui run: trials this session, the best, wall time and LLM cost.
+
+    The controller has closed its store by now, so the counts are read again through a reader.
+    """
+    store = open_store(controller.paths)
+    try:
+        counts = store.counts() if store else dict(start.counts)
+    finally:
+        if store:
+            store.close()
+    new = sum(counts.values()) - sum(start.counts.values())
+    ended = {s: n - start.counts.get(s, 0) for s, n in counts.items() if n > start.counts.get(s, 0)}
+    by_status = " ".join(f"{s}={n}" for s, n in sorted(ended.items()))
+    state, metric = controller.state, controller.config.metric.name
+    best = (f"best={state.best_trial} {metric}={_fmt(state.best_metric)}" if state.best_trial
+            else f"best=- (no {metric} measured yet)")
+    usage = state.usage
+    cost = f"llm_usd={usage.usd - start.usd:.4f} tokens={_tokens(usage) - start.tokens}"
+    stamp = time.strftime("%H:%M:%S")
+    texts = [f"trials={new} this session" + (f" ({by_status})" if by_status else "")
+             + f"; {sum(counts.values())} in the ledger",
+             best, f"elapsed={_duration(time.monotonic() - start.monotonic)} {cost}"]
+    return [f"{stamp} {'SUMMARY':<8} {text}" for text in texts]
+
+
+def _duration(seconds: float) -> str:
+    """``42.0s``, ``3m07s``, ``2h05m``: wall time as a person reads it."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _say(out: TextIO, text: str) -> bool:

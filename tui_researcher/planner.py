@@ -215,7 +215,13 @@ class OfflinePlanner:
     # EXECUTE ----------------------------------------------------------------
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
-        """The controller's own dry-run gate, then the launch; a failed dry-run is recorded, not launched."""
+        """The controller's own dry-run gate, then the launch; a failed dry-run is recorded, not launched.
+
+        With experiment.mandatory_dry_run off the launch goes straight on: the person asked for no dry-run.
+        """
+        if not self.config.experiment.mandatory_dry_run:
+            await runner.launch(plan.argv)
+            return
         result = await runner.dry_run(plan.argv)
         if result is not None and result.ok:
             await runner.launch(plan.argv)

@@ -28,12 +28,13 @@ execution:
   remote_python: /opt/conda/bin/python
   ssh_args: ["-p", "2222", "-i", "~/.ssh/id_lab", "-o", "UserKnownHostsFile=/tmp/kh", "-J", "bastion"]
 agent: {provider: anthropic, model: claude-x, base_url: null, api_key_env: ANTHROPIC_API_KEY,
-        auth_token_env: null, max_cycles: 100, max_steps_per_cycle: 20, cooldown_interval: 60,
+        auth_token_env: null, max_cycles: -1, max_steps_per_cycle: 20, cooldown_interval: 60,
         no_progress_fallback_threshold: 5, max_usd_per_day: 25.0}
 memory: {brief_max_chars: 3000, log_max_chars: 2000, milestone_max_chars: 1200, max_recent_entries: 15}
 gpu: {auto_detect: true, reserve_last: true}
 monitor: {poll_interval: 60, stall_timeout: 1800, zero_llm: true, notify_on_complete: true}
-experiment: {mandatory_dry_run: true, dry_run_command: "python train.py --dry-run", max_runtime: 86400}
+experiment: {mandatory_dry_run: true, dry_run_command: "python train.py --dry-run", max_runtime: 86400,
+             log_tail_lines: 50}
 obsidian: {enabled: true, vault_path: ~/vault, project_subdir: cifar, dashboard_note: Dash,
            daily_dir: daily, auto_append_daily: true, local_fallback_dir: notes}
 """
@@ -48,8 +49,36 @@ def test_reference_config_is_read_unchanged_with_notices_for_keys_not_acted_on(t
     assert (host.python, host.identity_file, host.known_hosts, host.jump_host) == (
         "/opt/conda/bin/python", "~/.ssh/id_lab", "/tmp/kh", "bastion")
     assert config.agent.max_usd_per_day == 25.0 and config.gpu.reserve_last is True
+    assert config.agent.max_cycles == 0           # -1 is the reference system's "run forever"
     assert any("obsidian.enabled" in n for n in config.notices)
     assert any("monitor.notify_on_complete" in n for n in config.notices)
+
+
+def test_reference_config_is_accepted_by_run(tmp_path: Path):
+    """max_cycles: -1 and an LLM provider without search.command: the loop's own check passes too."""
+    path = tmp_path / "config.yaml"
+    path.write_text(REFERENCE)
+    assert load_config(path, to_run=True).agent.max_cycles == 0
+
+
+def test_each_key_not_acted_on_gets_its_notice_when_it_asks_for_something(tmp_path: Path):
+    notices = load_config(_write(tmp_path, REFERENCE)).notices
+    assert "config.yaml: agent.cooldown_interval is accepted, but there is no pause between cycles yet" in notices
+    assert any(n.startswith("config.yaml: experiment.log_tail_lines is accepted") for n in notices)
+    [obsidian] = [n for n in notices if "obsidian" in n]
+    assert obsidian.startswith("config.yaml: obsidian.enabled, obsidian.vault_path, obsidian.project_subdir")
+    assert obsidian.endswith("are accepted, but Obsidian notes are not written yet")
+    assert not any("zero_llm" in n for n in notices)           # true is what the monitor does anyway
+    assert any("monitor.zero_llm is accepted" in n for n in load_config(
+        _write(tmp_path, "monitor: {zero_llm: false}\n")).notices)
+    quiet = "agent: {cooldown_interval: 0}\nobsidian: {enabled: false, vault_path: null}\nmonitor: {zero_llm: true}\n"
+    assert load_config(_write(tmp_path, quiet)).notices == []
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
 
 
 BAD = [
@@ -75,7 +104,26 @@ BAD = [
     ("execution:\n  ssh_args: 3\n", "execution.ssh_args", "expected a list or a string, got an integer 3"),
     ("search:\n  space:\n    lr: []\n", "search.space.lr", "needs at least one value (line 3)"),
     ("search:\n  command: \"python 'x\"\n", "search.command", "cannot be split into arguments"),
-    ("agent:\n  max_cycles: -1\n", "agent.max_cycles", "must not be negative (line 2)"),
+    ("agent:\n  max_cycles: -2\n", "agent.max_cycles", "must not be negative (line 2)"),
+    ("", "search.command", "the offline planner has nothing to launch"),
+    ("agent:\n  provider: offline\n", "search.command", "nothing to launch without it"),
+    ("agent:\n  provider: offline\nsearch:\n  space: {lr: [1]}\n", "search.command", "(line 3)"),
+    ("metric:\n  name: a\nmetric:\n  goal: max\n", "metric: duplicate key", "first given on line 1; "
+     "only one may be given (line 3)"),
+    ("metric:\n  name: a\n  goal: max\n  name: b\n", "metric.name: duplicate key", "(line 4)"),
+    ("monitor:\n  poll_interval: .nan\n", "monitor.poll_interval", "must be a finite number, got nan (line 2)"),
+    ("monitor:\n  poll_interval: .inf\n", "monitor.poll_interval", "must be a finite number, got inf (line 2)"),
+    ("search:\n  command: x\n  exploration: -.inf\n", "search.exploration", "finite number, got -inf (line 3)"),
+    ("agent:\n  pricing:\n    m: {input: .nan, output: 1}\n", "agent.pricing.m.input", "got nan (line 3)"),
+    ("search:\n  command: x {lr}\n  space: {lr: [1, .nan]}\n", "search.space.lr", "finite numbers, got nan"),
+    ("metric:\n  gates: {acc: .inf}\n", "metric.gates.acc", "finite number, got inf (line 2)"),
+    ("search:\n  command: 'python3 t.py --lr {lr} --wd {wd}'\n  space: {lr: [1]}\n", "search.command",
+     "{wd} is filled by no search.space key (keys: lr) (line 2)"),
+    ("search:\n  command: 'x {lr}'\n  space: {lr: [1]}\nexperiment:\n  dry_run_command: 'x {bs}'\n",
+     "experiment.dry_run_command", "{bs} is filled by no search.space key (keys: lr) (line 5)"),
+    ("metric:\n  name: ''\n", "metric.name", "must not be empty"),
+    ("metric:\n  name: '  '\n", "metric.name", "must not be empty"),
+    ("search:\n  space:\n    lr: &a [1, *a]\n", "search.space.lr", "refers to the value that contains it, so it never ends (line 3)"),
     ("path: elsewhere.yaml\n", "path", "unknown key; known keys: project, execution"),
 ]
 
@@ -172,3 +220,64 @@ def test_path_and_notices_are_set_by_the_loader_not_by_the_file(tmp_path: Path):
     assert config.notices == ["config.yaml: monitor.notify_on_complete is accepted, but desktop notifications "
                               "are not sent yet"]
     assert "notices: unknown key" in _error(tmp_path, "notices: [x]\n")
+
+
+def _laughs(levels: int) -> str:
+    """An alias fan-out under a key that takes anything: 9 ** levels values from a few hundred bytes."""
+    rows = ["  command: x {lr}", "  space: {lr: [1]}", "  baseline:", '    l0: &l0 ["lol", "lol", "lol", "lol", '
+            '"lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "search:\n" + "\n".join(rows) + "\n"
+
+
+def test_an_alias_fan_out_is_refused_naming_where_it_blows_up(tmp_path: Path):
+    """9 ** 6 values: the loader would build them; the budget stops it at l5, the first over 100,000."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "config.yaml").write_text(_laughs(6))
+    proc = cli("run", str(project), "--no-ui", "--max-cycles", "1")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.strip().endswith("config.yaml: search.baseline.l5: aliases expand to more than 100,000 "
+                                        "values; a config never needs that many (an alias bomb?) (line 10)")
+    assert sorted(p.name for p in project.iterdir()) == ["config.yaml"]
+
+
+def test_a_billion_laughs_is_refused_without_being_built(tmp_path: Path):
+    """9 ** 12 values could never be built; the refusal counts the aliases instead of expanding them."""
+    message = _error(tmp_path, _laughs(12))
+    assert "search.baseline.l5: aliases expand to more than 100,000 values" in message
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path):
+    config = _load(tmp_path, "search:\n  command: x {lr}\n  space: {lr: &v [1, 2]}\n  baseline: {lr: 1}\n"
+                             "metric: &m {name: acc, goal: max}\n")
+    assert config.search.space == {"lr": [1, 2]} and config.metric.name == "acc"
+
+
+def test_run_without_a_config_file_refuses_the_offline_planner_but_status_reads_defaults(tmp_path: Path):
+    """A missing file is still the defaults for status and doctor; run says what is missing."""
+    assert load_config(tmp_path / "config.yaml").search.command == ""
+    with pytest.raises(ConfigError, match=r"config.yaml: search.command: the offline planner .* no such file"):
+        load_config(tmp_path / "config.yaml", to_run=True)
+    assert load_config(tmp_path / "config.yaml", to_run=True, provider="anthropic").agent.provider == "anthropic"
+
+
+def test_the_provider_override_is_applied_before_the_check(tmp_path: Path):
+    path = _write(tmp_path, "agent: {provider: anthropic}\n")
+    with pytest.raises(ConfigError, match="search.command"):
+        load_config(path, to_run=True, provider="offline")
+    offline = _write(tmp_path, "agent:\n")
+    assert load_config(offline, to_run=True, provider="openai").agent.provider == "openai"
+
+
+def test_max_cycles_minus_one_means_no_limit(tmp_path: Path):
+    assert _load(tmp_path, "agent:\n  max_cycles: -1\n").agent.max_cycles == 0
+    assert _load(tmp_path, "agent:\n  max_cycles: 3\n").agent.max_cycles == 3
+
+
+def test_the_sample_and_the_init_starter_load_to_run(tmp_path: Path):
+    from tests.helpers import SAMPLE
+    from tui_researcher.config.starter import CONFIG
+
+    assert load_config(SAMPLE / "config.yaml", to_run=True).search.command
+    assert load_config(_write(tmp_path, CONFIG), to_run=True).metric.name == "val_loss"

@@ -10,75 +10,73 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from .messages import key_lines, to_config_error, type_name
+from .messages import fail, to_config_error
 from .models import (AgentConfig, Config, ExecutionConfig, ExperimentConfig, GpuConfig, HostConfig, MemoryConfig,
                      MetricConfig, MonitorConfig, ObsidianConfig, Price, ProjectConfig, SearchConfig, SlurmConfig)
+from .yamlread import read_yaml
 
 __all__ = ["AgentConfig", "Config", "ConfigError", "ExecutionConfig", "ExperimentConfig", "GpuConfig", "HostConfig",
            "MemoryConfig", "MetricConfig", "MonitorConfig", "ObsidianConfig", "Price", "ProjectConfig",
-           "SearchConfig", "SlurmConfig", "default_for", "load_config"]
+           "SearchConfig", "SlurmConfig", "NEEDS_COMMAND", "default_for", "load_config"]
 
-# Keys accepted for compatibility but not acted on yet: (section, key) -> why
-_NOT_YET = {
-    ("obsidian", "enabled"): "Obsidian notes are not written yet",
-    ("monitor", "notify_on_complete"): "desktop notifications are not sent yet",
+_ANY = object()
+"""No value of the key is acted on: any value set in the file earns the notice."""
+
+# Keys accepted for compatibility but not acted on yet: (section, key) -> (why, the value that asks for nothing)
+_NOT_YET: dict[tuple[str, str], tuple[str, Any]] = {
+    **{("obsidian", key): ("Obsidian notes are not written yet", field.default)
+       for key, field in ObsidianConfig.model_fields.items()},
+    ("monitor", "notify_on_complete"): ("desktop notifications are not sent yet", False),
+    ("monitor", "zero_llm"): ("the monitor never calls an LLM, whatever it says", True),
+    ("agent", "cooldown_interval"): ("there is no pause between cycles yet", 0),
+    ("experiment", "log_tail_lines"): ("the log tail's length is not configurable yet", _ANY),
 }
 
+NEEDS_COMMAND = ("the offline planner has nothing to launch without it: set a template such as "
+                 "\"python3 train.py --lr {lr}\" (and search.space), or use an LLM provider (agent.provider)")
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's loader where PyYAML was built with it: the same documents, many times faster."""
 
+def load_config(path: Path | None, *, must_exist: bool = False, provider: str | None = None,
+                to_run: bool = False) -> Config:
+    """Read and validate ``path``; a missing file gives the defaults unless ``must_exist``.
 
-def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
-    """Read and validate ``path``; a missing file gives the defaults unless ``must_exist``."""
+    ``provider`` overrides agent.provider before validation (``run --provider``). ``to_run`` also
+    refuses a config the loop could never act on (the offline planner without search.command),
+    which ``status``, ``doctor`` and a missing file's defaults do not need.
+    """
     if path is None or not path.exists():
         if must_exist and path is not None:
             raise ConfigError(f"{path}: file not found")
-        config = Config()
-        config._path = path
-        return config
-    data, lines = _read_yaml(path)
+        data, lines = {}, {}
+    else:
+        data, lines = read_yaml(path)
+    if provider is not None and isinstance(data.get("agent") or {}, dict):
+        data["agent"] = {**(data.get("agent") or {}), "provider": provider}
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise to_config_error(exc, Config, path, lines) from None
-    config._notices = [f"{path.name}: {section}.{key} is accepted, but {why}"
-                       for (section, key), why in _NOT_YET.items() if getattr(getattr(config, section), key)]
+        raise to_config_error(exc, Config, path or Path("config.yaml"), lines) from None
+    if to_run and config.agent.provider == "offline" and not config.search.command.strip():
+        line = next((lines[k] for k in (("search", "command"), ("search",), ("agent", "provider")) if k in lines), None)
+        missing = "" if path is None or path.exists() else " (there is no such file: `tui-researcher init` writes one)"
+        raise fail(path or Path("config.yaml"), ("search", "command"), NEEDS_COMMAND + missing, {}, line=line)
+    config._notices = _notices(config, path) if path is not None else []
     config._path = path
     return config
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
-    """The file's mapping (keys as strings, as YAML readers expect) and the line of every key path."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML: {problem}{where}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top, got {type_name(data)}")
-    return _string_keys(data), key_lines(node)
-
-
-def _string_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _string_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_string_keys(v) for v in value]
-    return value
+def _notices(config: Config, path: Path) -> list[str]:
+    """One line per reason, naming every key set in the file that asks for something not done yet."""
+    by_why: dict[str, list[str]] = {}
+    for (section, key), (why, harmless) in _NOT_YET.items():
+        part = getattr(config, section)
+        if key in part.model_fields_set and getattr(part, key) != harmless:
+            by_why.setdefault(why, []).append(f"{section}.{key}")
+    return [f"{path.name}: {', '.join(keys)} {'is' if len(keys) == 1 else 'are'} accepted, but {why}"
+            for why, keys in by_why.items()]
 
 
 def default_for(cls: type[BaseModel], name: str) -> Any:

@@ -42,8 +42,11 @@ def key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tupl
     return out
 
 
-def fail(path: Path, keypath: tuple[Any, ...], message: str, lines: dict[tuple[str, ...], int]) -> ConfigError:
-    line = lines.get(tuple(str(k) for k in keypath))
+def fail(path: Path, keypath: tuple[Any, ...], message: str, lines: dict[tuple[str, ...], int], *,
+         line: int | None = None) -> ConfigError:
+    """The one line: file, key path, problem and the key's line (or the nearest enclosing key's, if it is absent)."""
+    keys = tuple(str(k) for k in keypath)
+    line = line or next((lines[keys[:n]] for n in range(len(keys), 0, -1) if keys[:n] in lines), None)
     where = f" (line {line})" if line else ""
     dotted = ".".join(str(k) for k in keypath) or "(top)"
     return ConfigError(f"{path}: {dotted}: {message}{where}")
@@ -63,7 +66,7 @@ def to_config_error(exc: ValidationError, root: type[BaseModel], path: Path,
     return fail(path, keypath, message, lines)
 
 
-_VALUE_CHECKS = {"config", "greater_than", "greater_than_equal"}
+_VALUE_CHECKS = {"config", "greater_than", "greater_than_equal", "finite_number"}
 
 
 _EXPECTED = {"int": "an integer", "float": "a number", "string": "a string", "bool": "true or false",
@@ -85,6 +88,8 @@ def _explain(error: Any, root: type[BaseModel]) -> tuple[tuple[Any, ...], str]:
         return loc[:-1], f"{loc[-1]} is required" + (f" ({description})" if description else "")
     if kind == "greater_than":
         return loc, f"must be greater than {ctx['gt']:g}, got {value!r}"
+    if kind == "finite_number":
+        return loc, f"must be a finite number, got {value!r}"
     if kind == "greater_than_equal" and ctx.get("ge") == 0:
         return loc, "must not be negative"
     expected = _EXPECTED.get(kind.partition("_")[0])

@@ -7,6 +7,7 @@ section may name the key it is about with ``at`` in the context (``messages.py``
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from pathlib import Path
@@ -41,10 +42,31 @@ def _checked(check: Callable[[Any], str | None]) -> Callable[[Any], Any]:
 def _gate_problem(gate: Any) -> str | None:
     from ..metrics import parse_gate      # metrics imports this package; import at use
     try:
-        parse_gate(gate)
+        _, threshold = parse_gate(gate)
     except ValueError as exc:
         return str(exc)
+    return None if math.isfinite(threshold) else f"must be a finite number, got {gate!r}"
+
+
+def _non_finite(values: Any) -> str | None:
+    """A complaint about the first NaN or infinity among free-form values (YAML's .nan, .inf)."""
+    for value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"values must be finite numbers, got {value!r}"
     return None
+
+
+def _values_problem(values: list[Any]) -> str | None:
+    return _non_finite(values) if values else "needs at least one value"
+
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+"""``{name}`` in a command template, filled from a search.space key (``planner.render_argv``)."""
+
+
+def unfilled(template: str | None, names: Any) -> list[str]:
+    """The placeholders of ``template`` that no name in ``names`` fills."""
+    return [p for p in dict.fromkeys(PLACEHOLDER.findall(template or "")) if p not in names]
 
 
 Mode = _one_of("local", "ssh", "slurm")
@@ -52,13 +74,13 @@ Provider = _one_of("offline", "anthropic", "openai")
 Goal = _one_of("max", "min")
 Strategy = _one_of("grid", "random", "best_neighbour")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
-Values = Annotated[list[Any], AfterValidator(_checked(lambda v: None if v else "needs at least one value"))]
+Values = Annotated[list[Any], AfterValidator(_checked(_values_problem))]
 
 
 class Section(BaseModel):
     """A config section: strict types, no unknown keys, and an empty (``null``) section means defaults."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -68,7 +90,7 @@ class Section(BaseModel):
 
 def _usd(value: Any) -> float:
     """A plain check, so a wrong type and a negative price get the same one message."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise config_error(f"expected a non-negative number, got {value!r}")
     return float(value)
 
@@ -169,7 +191,7 @@ class AgentConfig(Section):
     api_key_env: str | None = None
     auth_token_env: str | None = None
     max_cycles: int = Field(0, ge=0)
-    """0: run until stopped."""
+    """0 (or -1, the reference system's spelling): run until stopped."""
     max_steps_per_cycle: int = Field(12, gt=0)
     cooldown_interval: float = 0.0
     no_progress_fallback_threshold: int = 5
@@ -186,6 +208,12 @@ class AgentConfig(Section):
     """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
     paper_search_url: str = "https://export.arxiv.org/api/query"
     """The arXiv-compatible query endpoint the idea worker searches."""
+
+    @field_validator("max_cycles", mode="before")
+    @classmethod
+    def _minus_one_is_forever(cls, value: Any) -> Any:
+        """The reference system's config.yaml says ``-1`` for "run forever"; here that is 0."""
+        return 0 if type(value) is int and value == -1 else value
 
 
 class MemoryConfig(Section):
@@ -242,6 +270,13 @@ class MetricConfig(Section):
     gates: dict[str, Gate] = Field(default_factory=dict)
     """``{other_metric: ">= 0.96"}``: a trial that misses a gate is ``gated``, never ``keep``."""
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise config_error("must not be empty: the name the controller reads from the log, e.g. val_loss")
+        return value
+
     @field_validator("pattern")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
@@ -270,6 +305,23 @@ class SearchConfig(Section):
             raise config_error(f"cannot be split into arguments: {exc}") from exc
         return value
 
+    @field_validator("baseline")
+    @classmethod
+    def _finite_baseline(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = _non_finite(value.values())
+        if problem:
+            raise config_error(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_filled(self) -> "SearchConfig":
+        """A ``{name}`` nothing fills would reach the training script as the literal text."""
+        missing = unfilled(self.command, self.space)
+        if missing:
+            keys = ", ".join(self.space) or "none"
+            raise config_error(f"{{{missing[0]}}} is filled by no search.space key (keys: {keys})", "command")
+        return self
+
 
 class Config(Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
@@ -286,6 +338,16 @@ class Config(Section):
     # Not keys of the file: set by load_config, so ``notices:`` or ``path:`` in the YAML is still unknown.
     _notices: list[str] = PrivateAttr(default_factory=list)
     _path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _dry_run_placeholders_filled(self) -> "Config":
+        """The offline planner fills experiment.dry_run_command from search.space, as it fills search.command."""
+        missing = unfilled(self.experiment.dry_run_command, self.search.space)
+        if self.agent.provider == "offline" and missing:
+            keys = ", ".join(self.search.space) or "none"
+            raise config_error(f"{{{missing[0]}}} is filled by no search.space key (keys: {keys})",
+                               "experiment", "dry_run_command")
+        return self
 
     @property
     def notices(self) -> list[str]:
