@@ -26,7 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tui-researcher {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _loop_commands(sub)
+    _read_commands(sub)
+    _host_commands(sub)
+    return parser
 
+
+def _loop_commands(sub) -> None:
+    """run, init, directive: the commands that make or steer a loop."""
     run = sub.add_parser("run", help="run the research loop (the default command)", description=(
         "Run THINK -> EXECUTE -> MONITOR -> REFLECT on the project until agent.max_cycles (or --max-cycles), the "
         "search is exhausted, or you quit. Training keeps running when the loop stops; running the same command "
@@ -45,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("dir", type=Path, help="the new project directory (must not exist, or be empty)")
     init.add_argument("--sample", metavar="NAME", help=f"copy a sample project ({', '.join(sample_names()) or 'none'})")
 
+    directive = sub.add_parser("directive", help="give the leader a directive for its next THINK", description=(
+        "Write TEXT to the project's HUMAN_DIRECTIVE.md: the next THINK reads it, then archives it. The offline "
+        "planner also takes settings like `lr=0.1` from it."))
+    directive.add_argument("project", help="the project directory (with config.yaml or workspace/)")
+    directive.add_argument("text", nargs="+", help="the directive, in plain words")
+    directive.add_argument("--config", type=Path, metavar="FILE")
+
+
+def _read_commands(sub) -> None:
+    """status, export: read the store from another process, safe while the loop runs."""
     status = sub.add_parser("status", help="print the loop's state (safe while it runs)", description=(
         "Print the project's phase, cycle, best trial, running trials and counts by status, read from the "
         "store without disturbing a loop that is running."))
@@ -61,13 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
-    directive = sub.add_parser("directive", help="give the leader a directive for its next THINK", description=(
-        "Write TEXT to the project's HUMAN_DIRECTIVE.md: the next THINK reads it, then archives it. The offline "
-        "planner also takes settings like `lr=0.1` from it."))
-    directive.add_argument("project", help="the project directory (with config.yaml or workspace/)")
-    directive.add_argument("text", nargs="+", help="the directive, in plain words")
-    directive.add_argument("--config", type=Path, metavar="FILE")
 
+
+def _host_commands(sub) -> None:
+    """doctor, attach: the hosts, and a loop that runs elsewhere."""
     doctor = sub.add_parser("doctor", help="check hosts, keys, Python, GPUs and round-trip time", description=(
         "Check each configured host: SSH reachability and host key, the Python interpreter, the workspace, "
         "GPUs and round-trip time (in slurm mode: the queue)."))
@@ -82,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
                                          "`run --no-ui` in tmux); keys send commands to that loop."))
     attach.add_argument("project", nargs="?", default=".")
     attach.add_argument("--config", type=Path, metavar="FILE")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,26 +96,8 @@ async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verb
     queue = controller.subscribe()          # before the loop starts: its first notices are printed too
     start = SessionStart.of(controller)
     run_task = asyncio.ensure_future(controller.run())
-    signals = 0
-
-    def on_signal(signame: str) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            controller.send(Quit(leave_training_running=True))
-            _say(out, f"{time.strftime('%H:%M:%S')} SIGNAL   {signame}: stopping the loop; training keeps running "
-                      f"(again to stop at once)")
-        else:
-            run_task.cancel()
-            _say(out, f"{time.strftime('%H:%M:%S')} SIGNAL   {signame} again: stopping now; training keeps running")
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stops = _Stops(controller, run_task, out)
+    installed = stops.install(loop)
 
     async def printer() -> None:
         while (event := await queue.get()) is not None:
@@ -127,7 +109,7 @@ async def run_headless(controller: Controller, *, out: TextIO = sys.stdout, verb
     try:
         code = await run_task
     except asyncio.CancelledError:
-        if signals < 2:
+        if stops.count < 2:
             raise
         code = 130
     finally:
@@ -194,6 +176,33 @@ def _duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class _Stops:
+    """SIGINT/SIGTERM: the first sends Quit (training keeps running), a second cancels the loop at once."""
+
+    def __init__(self, controller: Controller, run_task: asyncio.Future, out: TextIO) -> None:
+        self.controller, self.run_task, self.out, self.count = controller, run_task, out, 0
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.on_signal, sig.name)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return installed
+
+    def on_signal(self, signame: str) -> None:
+        self.count += 1
+        stamp = time.strftime("%H:%M:%S")
+        if self.count == 1:
+            self.controller.send(Quit(leave_training_running=True))
+            _say(self.out, f"{stamp} SIGNAL   {signame}: stopping the loop; training keeps running (again to stop at once)")
+        else:
+            self.run_task.cancel()
+            _say(self.out, f"{stamp} SIGNAL   {signame} again: stopping now; training keeps running")
 
 
 def _say(out: TextIO, text: str) -> bool:
