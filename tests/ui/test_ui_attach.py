@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import read_state
+from tests.helpers import latest_trials, read_state
 from tests.ui.helpers import pid_alive, settle, wait_until
 
 from tui_researcher.config import load_config
@@ -142,7 +142,9 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
             await pilot.press("enter")
             await wait_until(pilot, lambda: app.return_code is not None, what="the app to detach")
         assert controller.poll() is None, "detaching must not stop the loop"
-        assert pid_alive(trial_pid)
+        tid = next(iter(latest_trials(slow_project)))
+        # still training, or (on a machine slow enough to outlast its minute) ended on its own: never stopped
+        assert pid_alive(trial_pid) or latest_trials(slow_project)[tid]["status"] not in ("cancelled", "running")
     finally:
         os.killpg(controller.pid, signal.SIGTERM)
         controller.wait(timeout=30)
