@@ -31,21 +31,7 @@ async def settle(pilot) -> None:
 
     for pane in (app.dashboard.query_one(PlanPane), app.dashboard.query_one(MemoryPane)):
         await pane.rendered()
-    await wait_until(pilot, lambda: _tool_columns_fit(app), what="the tool-call columns to fit their cells")
     await pilot.pause()
-
-
-def _tool_columns_fit(app) -> bool:
-    """A DataTable widens its columns after its rows arrive, on a later refresh: a loaded machine can
-    take a snapshot in between, so wait for the widths the rows ask for."""
-    from tui_researcher.ui.widgets.tool_calls import ToolCallsTable
-
-    for table in app.dashboard.query(ToolCallsTable):
-        records = list(table.records.values())
-        tool = table.columns.get("tool")
-        if records and tool is not None and tool.content_width < max(len(r.tool) for r in records):
-            return False
-    return True
 
 
 async def wait_until(pilot, predicate: Callable[[], object], *, timeout: float = 20.0, what: str = "condition"):

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from ...events import Event
 
 MAX_ROWS = 500
-COLUMNS = (("", "status"), ("tool", "tool"), ("took", "took"), ("result", "result"), ("arguments", "args"))
-"""Arguments last: the column a narrow pane cuts is the one that is only a summary anyway."""
+COLUMNS = (("", "status", 5), ("tool", "tool", 17), ("took", "took", 7), ("result", "result", 6),
+           ("arguments", "args", 60))
+"""Arguments last: the column a narrow pane cuts is the one that is only a summary anyway. The others have
+the width of their longest value (``launch_experiment``, ``error``, ``123.45s``, a 60-char summary): no row widens
+them later: the pane looks the same however fast its rows arrive."""
 
 
 @dataclass
@@ -67,8 +70,8 @@ class ToolCallsTable(DataTable):
         self.records: dict[str, ToolCallRecord] = {}
 
     def on_mount(self) -> None:
-        for label, key in COLUMNS:
-            self.add_column(label, key=key)
+        for label, key, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
         self.watch(self.app, "theme", self._recolour, init=False)
 
     def add_events(self, events: "list[Event]") -> None:
@@ -105,8 +108,8 @@ class ToolCallsTable(DataTable):
                 Text(record.args_summary())]
 
     def _update_row(self, record: ToolCallRecord) -> None:
-        for (_, key), value in zip(COLUMNS, self._cells(record), strict=True):
-            self.update_cell(record.call_id, key, value, update_width=key != "args")
+        for (_, key, _), value in zip(COLUMNS, self._cells(record), strict=True):
+            self.update_cell(record.call_id, key, value)
 
     def _recolour(self) -> None:
         for record in self.records.values():
