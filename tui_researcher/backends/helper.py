@@ -64,6 +64,11 @@ except OSError as exc:
     rc = 127
 else:
     atomic(spec["pidfile"], dict(job, pid=os.getpid(), child=child.pid, started=started))
+    if spec.get("announce"):   # the host helper waits on this line for the training's pid: no polling
+        os.write(1, b"%d\n" % child.pid)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
     while True:
         try:
             rc = child.wait()
@@ -101,17 +106,13 @@ def pid_alive(pid, start_time=""):
     return alive and (not start_time or start == start_time)
 
 
-def _training_pid(pidfile, wait=0.0):
-    """The training's own pid (the trial runner's child), from pid.json; waits up to ``wait`` s for it."""
-    deadline = time.time() + wait
-    while True:
-        try:
-            with open(pidfile) as f:
-                return json.load(f).get("child")
-        except (OSError, ValueError):
-            if time.time() >= deadline:
-                return None
-            time.sleep(0.01)
+def _training_pid(pidfile):
+    """The training's own pid (the trial runner's child), from pid.json; None before the runner wrote it."""
+    try:
+        with open(pidfile) as f:
+            return json.load(f).get("child")
+    except (OSError, ValueError):
+        return None
 
 
 def proc_start_time(pid):
@@ -207,15 +208,17 @@ class Helper:
             os.close(os.open(os.path.join(run_dir, "launch.lock"), os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         except FileExistsError:
             raise FileExistsError("%s was launched before" % run_dir)
-        proc = subprocess.Popen([sys.executable, "-c", TRIAL_RUNNER, json.dumps(spec)], cwd=spec["cwd"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen([sys.executable, "-c", TRIAL_RUNNER, json.dumps(dict(spec, announce=True))],
+                                cwd=spec["cwd"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         with self.children_lock:
             self.children.append(proc)
         start = proc_start_time(proc.pid)[1]
+        announced = proc.stdout.readline().strip()   # the runner's one line, or EOF if the training never started
+        proc.stdout.close()
         return {"pid": proc.pid, "start_time": start, "log_path": spec["log"], "exit_path": spec["exit"],
                 "run_dir": run_dir, "host": socket.gethostname(),
-                "training_pid": _training_pid(spec["pidfile"], wait=2.0)}
+                "training_pid": int(announced) if announced.isdigit() else None}
 
     def op_probe(self, req):
         """Everything one monitor poll needs for every trial on this host, in one answer."""
