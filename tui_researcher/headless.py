@@ -13,8 +13,23 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .controller import Controller
-from .events import (Event, MemoryChanged, MonitorSample, Notice, PhaseChanged, PlanProposed, Quit, Reflected,
-                     ToolCalled, ToolReturned, TrialFinished, TrialLaunched, UsageChanged)
+from .events import (
+    Event,
+    MemoryChanged,
+    MonitorSample,
+    Notice,
+    PhaseChanged,
+    PlanProposed,
+    Quit,
+    Reflected,
+    ToolCalled,
+    ToolReturned,
+    TrialFinished,
+    TrialLaunched,
+    UsageChanged,
+)
+from .formats import format_duration
+from .money import usd
 from .status import open_store
 from .textsafe import inert
 
@@ -63,7 +78,7 @@ def _entries(event: Event, verbose: bool) -> list[tuple[str, str]]:
     if isinstance(event, MemoryChanged):
         return [("MEMORY", f"chars={len(event.text)}")]
     if isinstance(event, UsageChanged):
-        return [("USAGE", f"tokens_today={event.tokens_today} usd_today={event.usd_today:.4f}")]
+        return [("USAGE", f"tokens_today={event.tokens_today} usd_today={usd(event.usd_today)}")]
     if isinstance(event, Notice):
         return [(event.level.upper(), event.text)]
     return []
@@ -160,22 +175,12 @@ def summary_lines(controller: Controller, start: SessionStart) -> list[str]:
     best = (f"best={state.best_trial} {metric}={_fmt(state.best_metric)}" if state.best_trial
             else f"best=- (no {metric} measured yet)")
     usage = state.usage
-    cost = f"llm_usd={usage.usd - start.usd:.4f} tokens={_tokens(usage) - start.tokens}"
+    cost = f"llm_usd={usd(usage.usd - start.usd)} tokens={_tokens(usage) - start.tokens}"
     stamp = time.strftime("%H:%M:%S")
     texts = [f"trials={new} this session" + (f" ({by_status})" if by_status else "")
              + f"; {sum(counts.values())} in the ledger",
-             best, f"elapsed={_duration(time.monotonic() - start.monotonic)} {cost}"]
+             best, f"elapsed={format_duration(time.monotonic() - start.monotonic)} {cost}"]
     return [f"{stamp} {'SUMMARY':<8} {text}" for text in texts]
-
-
-def _duration(seconds: float) -> str:
-    """``42.0s``, ``3m07s``, ``2h05m``: wall time as a person reads it."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 class _Stops:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Config
+from .config.models import PLACEHOLDER
 from .ledger import Ledger, params_key
 from .trial import Trial, TrialStatus
 
@@ -92,13 +93,12 @@ class Planner(Protocol):
         """Release what the planner holds (an LLM provider's connections)."""
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def render_argv(template: str, params: dict[str, Any]) -> list[str]:
     """Split the template into arguments first, then fill each: a value can never become shell text."""
     def fill(token: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), token)
+        return PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), token)
     return [fill(token) for token in shlex.split(template)]
 
 

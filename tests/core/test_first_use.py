@@ -31,7 +31,7 @@ def test_a_no_ui_run_ends_with_a_summary(tmp_path: Path):
     assert len(summary) == 3, proc.stdout
     assert summary[0] == "trials=2 this session (crash=1 keep=1); 2 in the ledger"
     assert summary[1] == "best=t0001 val_acc=0.75"
-    assert re.fullmatch(r"elapsed=\S+ llm_usd=0\.0000 tokens=0", summary[2]), summary[2]
+    assert re.fullmatch(r"elapsed=\S+ llm_usd=\$0\.00 tokens=0", summary[2]), summary[2]
     again = cli("run", str(project), "--no-ui", "--max-cycles", "2")     # the search is exhausted: nothing new
     assert " SUMMARY  trials=0 this session; 2 in the ledger" in again.stdout, again.stdout
 

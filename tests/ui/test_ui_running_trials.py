@@ -19,7 +19,7 @@ from tui_researcher.trial import TrialSample
 from tui_researcher.ui.ansi import plain
 from tui_researcher.ui.app import ResearcherApp
 from tui_researcher.ui.bridge import Bridge
-from tui_researcher.ui.formats import format_duration
+from tui_researcher.formats import format_duration
 from tui_researcher.ui.messages import LogLines, TrialEnded, TrialStarted
 from tui_researcher.ui.source import QueueSource, SourceInfo
 from tui_researcher.ui.widgets.running_trials import RunningTrials

@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ..ansi import display_line, plain
-from ..formats import format_duration
+from ...formats import format_duration
 
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample

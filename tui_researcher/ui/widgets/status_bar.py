@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ..formats import format_duration, format_tokens
+from ...formats import format_duration, format_tokens
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BUSY_PHASES = frozenset({"think", "execute", "reflect"})

@@ -27,7 +27,7 @@ from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..formats import format_duration
+from ...formats import format_duration
 from ...trial import TrialStatus
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""How the app writes times and counts: one formatter each, so every pane agrees."""
+"""How times and counts are written: one formatter each, so the app and the --no-ui lines agree."""
 
 from __future__ import annotations
 
