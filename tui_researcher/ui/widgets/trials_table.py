@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
 from rich.cells import cell_len
-from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 
@@ -23,7 +22,6 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
-from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -343,14 +341,16 @@ class TrialsTable(ScrollView, can_focus=True):
             cells = PLACEHOLDER if trial is None else self._cells(trial)
             row_style = self.get_component_rich_style("trials-table--odd-row" if index % 2 else "trials-table--even-row")
         cursor = self.get_component_rich_style("trials-table--cursor") if index == self.cursor_row else Style()
-        post = Style.from_color(color=cursor.color)
-        console, segments = self.app.console, []
+        line = Text(style=row_style + cursor, no_wrap=True, end="")
         for column, (cell, width) in enumerate(zip(cells, self._widths)):
-            options = self.app.console_options.update_dimensions(width + 2, 1).update(no_wrap=True)
-            base = row_style + Style.from_meta({"row": index, "column": column})
-            lines = console.render_lines(Styled(Padding(cell, (0, 1)), pre_style=base + cursor, post_style=post),
-                                         options)
-            segments.extend(lines[0])
+            cell = cell.copy()   # one Text per row, not a console render per cell: drawing a page stays cheap
+            cell.truncate(width, overflow="ellipsis")
+            cell.align(cell.justify if cell.justify in ("left", "center", "right") else "left", width)
+            start = len(line)
+            line.append(" ").append_text(cell).append(" ")
+            line.stylize(Style.from_meta({"row": index, "column": column}), start, len(line))
+        line.stylize(Style.from_color(color=cursor.color))   # the cursor's colour wins over a cell's own
+        segments = list(line.render(self.app.console))
         extend = row_style + cursor + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
         segments.append(Segment(" " * max(0, self.size.width - self._table_width), extend))
         return segments
