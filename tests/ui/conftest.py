@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import yaml
@@ -18,6 +18,7 @@ from tests.ui.helpers import FROZEN_NOW, JOB, RECORDING
 
 from tui_researcher.config import load_config
 from tui_researcher.settings import Settings
+from tui_researcher.state import ProjectLock
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +29,13 @@ def xdg_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def recording(tmp_path: Path) -> Path:
-    """A copy of the recorded loop, with its controller shown as running (this test's pid)."""
+def recording(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the recorded loop, with its controller shown as running: this test holds the project's lock."""
     project = tmp_path / "recording"
     shutil.copytree(RECORDING, project)
     edit_state(project, controller_pid=os.getpid())
-    return project
+    with ProjectLock(project / "workspace" / ".lock"):
+        yield project
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.helpers import latest_trials, read_state
+from tests.helpers import edit_state, latest_trials, read_state
 from tests.ui.helpers import pid_alive, settle, wait_until
 
 from tui_researcher.config import load_config
@@ -150,3 +151,40 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
         controller.wait(timeout=30)
         if trial_pid:
             os.killpg(trial_pid, signal.SIGKILL)
+
+
+async def test_attach_and_status_ask_the_lock_not_the_recorded_pid(tmp_path, xdg_config):
+    """The state names a live process (this test's) but no controller holds the project: both faces say
+    the loop is not running, and once a controller holds the lock both say it is."""
+    from tests.ui.helpers import RECORDING
+    from tui_researcher.state import ProjectLock
+    from tui_researcher.status import summary, where
+
+    project = tmp_path / "recording"
+    shutil.copytree(RECORDING, project)
+    edit_state(project, controller_pid=os.getpid(), cycle=42)
+    config = load_config(project / "config.yaml")
+
+    async def seen_alive() -> bool:
+        app = ResearcherApp(FileSource(project, config, follow=False), settings_path=xdg_config / "settings.toml",
+                            animate=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.status.cycle == 42, what="the stored state on screen")
+            return app.loop_alive
+
+    assert not await seen_alive()
+    assert summary(where(project, None))["controller"] == "not running"
+    with ProjectLock(project / "workspace" / ".lock"):
+        assert await seen_alive()
+        assert summary(where(project, None))["controller"] == "running"
+
+
+async def test_a_fraction_of_a_cent_shows_on_the_status_line(replay_app, recording):
+    """A cheap cycle is not `$0.00`: the status line uses the same money formatter as every message."""
+    from tui_researcher.state import Usage
+
+    edit_state(recording, usage=Usage(day=time.strftime("%Y-%m-%d"), tokens_today=1200, usd_today=0.004))
+    app = replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "1.2k tok · $0.004 today" in app.dashboard.query_one(StatusBar).render().plain

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterable, TypeVar
 
-from ..backends.helper import pid_alive
 from ..events import Command, Directive, Event, Notice, Quit, command_to_dict
 from ..fsutil import append_line, write_atomic
 from ..paths import ProjectPaths
-from ..state import State
+from ..state import ProjectLock, State
 from ..trial import Trial
 from .reads import EventFollower, ListReads, ReaderThread, Row, TrialReads
 from .series import BUDGET, Series
@@ -188,7 +187,8 @@ class FileSource(Source):
 
     async def load_state(self) -> tuple[State, bool]:
         state = await self._reader.run(lambda store: State.load(store) if store else State())
-        return state, pid_alive(state.controller_pid)
+        # the lock, not the recorded pid: a pid can be reused or unprobeable, and `status` asks the lock too
+        return state, await asyncio.to_thread(ProjectLock.held, self.paths.lock)
 
     async def load_memory(self) -> str:
         return await asyncio.to_thread(_read_text, self.paths.memory)

@@ -11,6 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...formats import format_duration, format_tokens
+from ...money import usd
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BUSY_PHASES = frozenset({"think", "execute", "reflect"})
@@ -110,7 +111,7 @@ class StatusBar(Widget):
         else:
             value, trial = s.best
             parts += [(f"{value:.4g}", "bold $trial-keep"), (f" ({trial})", "$text-muted")]
-        parts += [sep, (f"{format_tokens(s.tokens_today)} tok · ${s.usd_today:.2f} today", ""), sep,
+        parts += [sep, (f"{format_tokens(s.tokens_today)} tok · {usd(s.usd_today)} today", ""), sep,
                   (" · ".join(s.hosts), "$text-muted")]
         return Content.assemble(*parts)
 
