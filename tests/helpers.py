@@ -85,9 +85,10 @@ def cli(*args: str, timeout: float = 120, check: bool = False) -> subprocess.Com
     return proc
 
 
-def start_cli(*args: str, log: Path) -> subprocess.Popen:
+def start_cli(*args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tui_researcher.cli", *args], stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+                            stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                            env=None if env is None else {**os.environ, **env})
 
 
 def _store(project: Path):

@@ -18,6 +18,7 @@ from .metrics import MetricReader
 from .project import Project
 from .trial import RunningTrial, Trial, TrialStatus
 from .verdict import Ending, classify
+from .failpoints import failpoint
 
 LOG_READ_BYTES = 1024 * 1024
 
@@ -49,8 +50,10 @@ class Collector:
         trial.status, trial.label = verdict.status, verdict.label
         if trial.status == TrialStatus.KEEP:
             state.best_trial, state.best_metric = trial.id, trial.metric
+        failpoint("collect")
         state.running.pop(tid, None)
         self.project.commit(trial, "finished")
+        failpoint("finished")
         self.bus.emit(TrialFinished(trial_id=tid, status=trial.status, metric=trial.metric, label=trial.label,
                                     exit_code=trial.exit_code, duration_s=trial.duration,
                                     best=self.project.best_metric()))

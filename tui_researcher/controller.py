@@ -39,6 +39,7 @@ from .supervisor import Supervisor
 from .textsafe import inert
 from .trial import Trial, TrialStatus
 from .workbench import Workbench
+from .failpoints import failpoint
 
 BACKOFF_MIN_S = 5.0
 """The shortest wait after a planning failure with no trial running (twice this, or the poll interval)."""
@@ -370,6 +371,7 @@ class Controller:
                       success_criteria=plan.success_criteria, command=plan.command, argv=list(plan.argv),
                       params=dict(plan.params), run_dir=f"runs/{tid}")
         self.project.commit(trial, "planned")     # the trial and the advanced id, together
+        failpoint("planned")
         self.emit(PlanProposed(trial_id=trial.id, cycle=trial.cycle, hypothesis=plan.hypothesis, task=plan.task,
                                success_criteria=plan.success_criteria, worker=plan.worker, params=plan.params,
                                command=plan.command, directive=ctx.directive))

@@ -20,6 +20,7 @@ from .placement import HostView, Placement, choose
 from .planner import dry_run_argv
 from .project import Project
 from .trial import RunningTrial, Trial, TrialStatus
+from .failpoints import failpoint
 
 SetPhase = Callable[[Phase, str], None]
 
@@ -49,6 +50,7 @@ class Launcher:
             result = await self.default_backend.run(argv, timeout=self.config.experiment.dry_run_timeout)
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
+        failpoint("dry_run")
         trial.dry_run = {"argv": argv, "exit_code": result.exit_code, "ok": result.ok,
                          "duration": round(time.time() - started, 3)}
         ledger = self.project.ledger
@@ -92,6 +94,7 @@ class Launcher:
             return None
         finally:
             self.monitor.launching.discard(trial.id)
+        failpoint("launch")
         trial.pid, trial.start_time, trial.job_id = info.pid, info.start_time, info.job_id
         trial.training_pid = info.training_pid
         trial.started = None if info.job_id else time.time()   # a queued job starts when Slurm says so
@@ -102,6 +105,7 @@ class Launcher:
             start_time=info.start_time, training_pid=info.training_pid, job_id=info.job_id, log_path=info.log_path, started=trial.started,
             submitted=time.time())
         self.project.commit(trial, "launched")
+        failpoint("launched")
         self.bus.emit(TrialLaunched(trial_id=trial.id, host=trial.host, pid=trial.shown_pid, log_path=info.log_path,
                                     command=trial.command, gpus=tuple(trial.gpus), job_id=info.job_id))
         self.set_phase(Phase.MONITOR, "")

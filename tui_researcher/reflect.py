@@ -18,6 +18,7 @@ from .planner import Planner, Reflection, ThinkContext
 from .project import Project
 from .textsafe import inert
 from .trial import Trial, TrialStatus
+from .failpoints import failpoint
 
 
 class Reflector:
@@ -82,6 +83,7 @@ class Reflector:
         elif trial.finished:
             state.no_progress += 1
         self._remember(trial, reflection)
+        failpoint("reflect")
         trial.decision = reflection.decision
         self.project.ledger.record(trial, "reflected")
         state.last_decision = reflection.decision
