@@ -37,7 +37,7 @@ from .reflect import Reflector
 from .state import ProjectLock
 from .supervisor import Supervisor
 from .textsafe import inert
-from .trial import Trial, TrialStatus
+from .trial import RunningTrial, Trial, TrialStatus
 from .workbench import Workbench
 from .failpoints import failpoint
 
@@ -156,7 +156,13 @@ class Controller:
         self._lock.release()
 
     def _resume(self) -> None:
-        """Re-attach every trial the state says may be running; none is launched again."""
+        """Re-attach every trial the state or the ledger says may be running; none is launched again."""
+        for tid in self.ledger.with_status(TrialStatus.RUNNING) + self.ledger.with_status(TrialStatus.PENDING):
+            trial = None if tid in self.state.running else self.ledger.get(tid)
+            if trial is not None and (trial.pid or trial.job_id):   # launched (a queued job is pending)
+                self.state.running[tid] = RunningTrial.of(trial)
+                self.notice(f"{tid} runs by the ledger but the state had lost it: re-attached from its record",
+                            "warning")
         for tid in list(self.state.running):
             trial = self.ledger.get(tid)
             if trial is None:

@@ -33,12 +33,12 @@ def append_line(path: Path, line: str) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every whole JSON line; a torn last line (crash mid-write) is skipped, not fatal."""
+def read_jsonl(path: Path, torn: list[str] | None = None) -> list[dict]:
+    """Every whole JSON line; a torn line (crash mid-write) is skipped, not fatal, and given to ``torn``."""
     if not path.exists():
         return []
     records = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.strip()
             if not line:
@@ -46,7 +46,8 @@ def read_jsonl(path: Path) -> list[dict]:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                continue
+                if torn is not None:
+                    torn.append(line)
     return records
 
 

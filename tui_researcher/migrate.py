@@ -24,25 +24,28 @@ def migrate_legacy(paths: ProjectPaths, store: Store) -> str:
     legacy = [p for p in (paths.ledger, paths.state, paths.events) if p.exists()]
     if not legacy or store.last_trial_id() is not None or store.load_state()[0] is not None:
         return ""
-    ledger = Ledger(store)
+    ledger, torn, damage = Ledger(store), [], []
     with store.transaction():
-        trials = _replay_ledger(paths, ledger)
+        trials = _replay_ledger(paths, ledger, torn)
         if paths.state.exists():
             try:
                 State.from_dict(json.loads(paths.state.read_text(encoding="utf-8"))).save(store)
-            except (OSError, ValueError, TypeError):
-                pass   # a torn state.json: the controller rebuilds what it can from the ledger
+            except (OSError, ValueError, TypeError, AttributeError):
+                damage.append(f"{paths.state.name} was unreadable: the next trial id and the running trials "
+                              f"are rebuilt from the ledger")
         events = _import_events(paths, store)
+    if torn:
+        damage.append(f"{len(torn)} torn line(s) of {paths.ledger.name} skipped (kept in {paths.ledger.name}.migrated)")
     rotated = paths.events.with_suffix(".jsonl.1")
     for path in legacy + ([rotated] if rotated.exists() else []):
         os.replace(path, path.with_name(path.name + ".migrated"))
     return (f"migrated this project into its store ({paths.store.name}): {trials} trial(s), "
-            f"{events} event(s); the old files are kept as *.migrated")
+            f"{events} event(s); the old files are kept as *.migrated" + "".join(f"; {d}" for d in damage))
 
 
-def _replay_ledger(paths: ProjectPaths, ledger: Ledger) -> int:
+def _replay_ledger(paths: ProjectPaths, ledger: Ledger, torn: list[str]) -> int:
     last: dict[str, dict] = {}
-    for record in read_jsonl(paths.ledger):
+    for record in read_jsonl(paths.ledger, torn):
         event = record.pop("event", "update")
         ledger.record(Trial.from_dict(record), event)
         last[record.get("id", "")] = record

@@ -181,6 +181,14 @@ class RunningTrial:
     """Recorded before the launch was attempted; cleared when the backend answered."""
     kill: KillOrder | None = None
 
+    @classmethod
+    def of(cls, trial: Trial) -> RunningTrial:
+        """The entry rebuilt from a launched trial's record, for a state that lost it (a torn state.json)."""
+        return cls(id=trial.id, host=trial.host, run_dir=trial.run_dir, gpus=tuple(trial.gpus), pid=trial.pid,
+                   start_time=trial.start_time, training_pid=trial.training_pid, job_id=trial.job_id,
+                   log_path=trial.log_path, started=trial.started, submitted=trial.started,
+                   last_growth=trial.last_growth)
+
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["gpus"] = list(self.gpus)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 from tests.helpers import (cli, edit_state, kill_group, latest_trials, make_project, pid_alive, read_ledger,
@@ -39,6 +40,33 @@ def test_restart_reattaches_to_running_trial(tmp_path: Path):
         assert len(launches) == 1 and latest_trials(project)["t0001"]["pid"] == pid
         trial = latest_trials(project)["t0001"]
         assert trial["status"] == "keep" and trial["metric"] == 0.8 and trial["exit_code"] == 0
+        assert _state(project)["running"] == {}
+    finally:
+        kill_group(first.pid)
+
+
+def test_a_lost_state_is_rebuilt_from_the_ledger_and_its_running_trial_collected_once(tmp_path: Path):
+    """A state lost to a crash (a torn state.json of the previous version migrates to none): the running trial
+    is found from its ledger record and collected once, and new trials continue the ids, never reuse t0001."""
+    project = make_project(tmp_path, modes=["sleep"], seconds=2.0, scores=[0.8, 0.6])
+    first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: _running_pid(project), what="the trial's pid in the stored state")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        db = sqlite3.connect(project / "workspace" / "researcher.db")
+        with db:
+            db.execute("DELETE FROM state")
+            db.execute("DELETE FROM running")
+        db.close()
+
+        second = cli("run", str(project), "--no-ui", "--max-cycles", "2", timeout=90)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "t0001 runs by the ledger but the state had lost it" in second.stdout
+        trials = latest_trials(project)
+        assert trials["t0001"]["status"] == "keep" and trials["t0001"]["metric"] == 0.8
+        assert "t0002" in trials and trials["t0002"]["params"]["score"] == 0.6
+        assert [r["id"] for r in read_ledger(project) if r["event"] == "launched"].count("t0001") == 1
         assert _state(project)["running"] == {}
     finally:
         kill_group(first.pid)

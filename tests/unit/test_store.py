@@ -137,6 +137,20 @@ def test_a_project_from_the_previous_version_is_migrated_losing_nothing(tmp_path
     assert again.notices == [] and len(again.ledger) == 2
 
 
+def test_a_torn_ledger_line_and_a_torn_state_are_said_at_migration(tmp_path):
+    ws = tmp_path / "workspace"
+    ws.mkdir()
+    (tmp_path / "config.yaml").write_text("project: {name: old}\n")
+    (ws / "trials.jsonl").write_text(json.dumps({"id": "t0001", "cycle": 1, "status": "keep", "metric": 0.8,
+                                                 "event": "finished"}) + "\n" + '{"id": "t0002", "cyc')
+    (ws / "state.json").write_text('{"cycle": 1, "next_tr')
+    project = Project(tmp_path, load_config(tmp_path / "config.yaml"))
+    line = project.notices[0]
+    assert "1 trial(s)" in line and "1 torn line(s) of trials.jsonl skipped" in line
+    assert "state.json was unreadable" in line
+    assert "t0002" in (ws / "trials.jsonl.migrated").read_text()        # the fragment is kept, never deleted
+
+
 def test_paths_protect_the_store_files(tmp_path):
     (tmp_path / "config.yaml").write_text("{}\n")
     protected = ProjectPaths.of(tmp_path, load_config(tmp_path / "config.yaml")).protected()
