@@ -15,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigError
 from .messages import fail, to_config_error
 from .models import (AgentConfig, Config, ExecutionConfig, ExperimentConfig, GpuConfig, HostConfig, MemoryConfig,
-                     MetricConfig, MonitorConfig, ObsidianConfig, Price, ProjectConfig, SearchConfig, SlurmConfig)
+                     MetricConfig, MonitorConfig, NotifyConfig, ObsidianConfig, Price, ProjectConfig, SearchConfig, SlurmConfig)
 from .yamlread import read_yaml
 
 __all__ = ["AgentConfig", "Config", "ConfigError", "ExecutionConfig", "ExperimentConfig", "GpuConfig", "HostConfig",
-           "MemoryConfig", "MetricConfig", "MonitorConfig", "ObsidianConfig", "Price", "ProjectConfig",
+           "MemoryConfig", "MetricConfig", "MonitorConfig", "NotifyConfig", "ObsidianConfig", "Price", "ProjectConfig",
            "SearchConfig", "SlurmConfig", "NEEDS_COMMAND", "default_for", "load_config"]
 
 _ANY = object()
@@ -27,9 +27,6 @@ _ANY = object()
 
 # Keys accepted for compatibility but not acted on yet: (section, key) -> (why, the value that asks for nothing)
 _NOT_YET: dict[tuple[str, str], tuple[str, Any]] = {
-    **{("obsidian", key): ("Obsidian notes are not written yet", field.default)
-       for key, field in ObsidianConfig.model_fields.items()},
-    ("monitor", "notify_on_complete"): ("desktop notifications are not sent yet", False),
     ("monitor", "zero_llm"): ("the monitor never calls an LLM, whatever it says", True),
     ("agent", "cooldown_interval"): ("there is no pause between cycles yet", 0),
     ("experiment", "log_tail_lines"): ("the log tail's length is not configurable yet", _ANY),
