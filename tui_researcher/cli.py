@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "report", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +78,13 @@ def _read_commands(sub) -> None:
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
+    report = sub.add_parser("report", help="write a markdown report and its plot from the ledger (no LLM)",
+                            description="Write report.md (the question, the best configuration, every trial, the "
+                                        "failures by label, cost and time) and metric.svg, from the ledger alone.")
+    report.add_argument("project", nargs="?", default=".")
+    report.add_argument("--config", type=Path, metavar="FILE")
+    report.add_argument("-o", "--output", type=Path, metavar="DIR", help="directory (default: PROJECT/report)")
+
 
 
 def _host_commands(sub) -> None:
@@ -125,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(Path(args.project), args.config, as_json=args.json)
     if args.command == "export":
         return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
+    if args.command == "report":
+        return cmd_report(Path(args.project), args.config, args.output)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -237,6 +246,19 @@ def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path |
     said = write_export(where(project, config_path).paths, fmt, output)
     if said:
         print(said, file=sys.stderr)
+    return 0
+
+
+def cmd_report(project: Path, config_path: Path | None, output: Path | None) -> int:
+    from .paths import ProjectPaths
+    from .report import write_report
+
+    config = _load(project, config_path)
+    paths = ProjectPaths.of(project, config)
+    md, svg = write_report(paths.store, output or paths.root / "report", brief=paths.root / config.project.brief,
+                           project=config.project.name or paths.root.name, metric=config.metric.name,
+                           goal=config.metric.goal)
+    print(f"report written to {md} (plot: {svg.name})")
     return 0
 
 
