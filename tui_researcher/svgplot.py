@@ -72,8 +72,9 @@ def metric_svg(points: list[Point], metric: str, goal: str, title: str = "") -> 
         parts.append(f'<circle cx="{sx(p.x)}" cy="{sy(p.metric)}" r="3.5" fill="{colour}" '
                      f'data-trial={quoteattr(p.trial)} data-metric="{p.metric!r}" data-status={quoteattr(p.status)}>'
                      f'<title>{escape(p.trial)} {escape(p.status)} {escape(metric)}={_fmt(p.metric)}</title></circle>')
-    parts.append(f'<text x="{WIDTH - RIGHT}" y="{TOP - 8}" text-anchor="end" fill="#555">'
-                 f'● kept  ● discarded  ● failed · line: best so far</text>')
+    parts.append(f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end" fill="#555">'
+                 f'<tspan fill="{COLOURS["keep"]}">● kept</tspan> <tspan fill="{COLOURS["discard"]}">● discarded</tspan> '
+                 f'<tspan fill="{FAILED}">● failed</tspan> · line: best so far</text>')
     return "\n".join([*parts, "</svg>"]) + "\n"
 
 
