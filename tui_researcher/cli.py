@@ -45,6 +45,7 @@ def _loop_commands(sub) -> None:
     run.add_argument("--config", type=Path, metavar="FILE", help="config file (default: PROJECT/config.yaml)")
     run.add_argument("--provider", choices=("offline", "anthropic", "openai"), help="override agent.provider")
     run.add_argument("--verbose", action="store_true", help="--no-ui: also print GPU readings")
+    run.add_argument("--gpu", metavar="IDS", help="use only these GPUs (e.g. 0,1) on every local and SSH host")
 
     init = sub.add_parser("init", help="create a project directory", description=(
         "Create DIR with config.yaml, PROJECT_BRIEF.md and a workspace whose train.py runs as it is (a "
@@ -163,6 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_cycles == -1:
         args.max_cycles = 0
     config = _load(project, args.config, provider=args.provider, to_run=True)
+    if args.gpu is not None:
+        _only_gpus(config, args.gpu)
     from .controller import Controller
 
     planner_factory = _planner_factory(config)
@@ -184,6 +187,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     return asyncio.run(go())
+
+
+def _only_gpus(config, text: str) -> None:
+    from .backends import parse_gpus
+
+    if config.execution.mode == "slurm":
+        raise ResearcherError("--gpu: in slurm mode the scheduler chooses the GPUs (slurm.gpus_per_trial)")
+    config.gpu.only = parse_gpus(text)
 
 
 def _planner_factory(config):
