@@ -108,3 +108,33 @@ async def test_a_send_that_times_out_is_retried(tmp_path: Path):
         task.cancel()
     assert problems == [] and notifier.failures >= 1 and "p: new best" in receiver.titles()
     assert any("retrying in 0.05s" in text for text in notices)
+
+
+async def test_a_pause_by_the_spending_cap_is_an_alert_and_the_users_own_pause_is_not(tmp_path: Path):
+    from tui_researcher.bus import EventBus
+    from tui_researcher.events import PhaseChanged
+    from tui_researcher.outreach import Outreach
+    from tui_researcher.phase import Phase
+    from tui_researcher.project import Project
+
+    project = make_project(tmp_path, modes=["ok"], extra={"agent": {"max_usd_per_day": 1.0}})
+    state = Project(project, load_config(project / "config.yaml"))
+    bus = EventBus(None)
+    outreach, heard = Outreach(state, bus), bus.subscribe()
+
+    def alerts() -> list[str]:
+        said = []
+        while not heard.empty():
+            event = heard.get_nowait()
+            said += [event.text] if isinstance(event, Notice) and event.level == "alert" else []
+        return said
+
+    state.state.paused = True
+    state.state.usage.add(1, usd=1.5)
+    await outreach.handle(PhaseChanged(Phase.PAUSED, 1))            # the user paused: not news
+    state.state.paused = False
+    await outreach.handle(PhaseChanged(Phase.THINK, 1))
+    await outreach.handle(PhaseChanged(Phase.PAUSED, 1))            # the cap paused it
+    [capped] = alerts()
+    assert capped.startswith("proj: paused by the spending cap.") and "agent.max_usd_per_day" in capped
+    state.close()
