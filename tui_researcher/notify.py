@@ -40,17 +40,27 @@ def expand(url: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]
 
 
 def url_problem(url: str) -> str | None:
-    """Why Apprise cannot use ``url`` (for config.yaml's one-line error), or None."""
+    """Why Apprise cannot use ``url`` (for config.yaml's one-line error), or None. An unset ``${VAR}`` is
+    checked as if set: ``status`` or ``report`` need not have the token; ``run`` checks it (``unset_in``)."""
     import apprise
 
     if not isinstance(url, str) or not url.strip():
         return "expected an Apprise URL such as ntfy://topic or json://host/path"
     filled, missing = expand(url)
     if missing:
-        return f"uses ${{{missing[0]}}}, which is not set in the environment"
+        filled = expand(url, {**os.environ, **{name: "x" for name in missing}})[0]
     if apprise.Apprise.instantiate(filled) is None:
         scheme = filled.split("://", 1)[0] if "://" in filled else filled[:20]
         return f"Apprise does not understand {scheme!r} (see https://github.com/caronc/apprise/wiki)"
+    return None
+
+
+def unset_in(urls: list[str]) -> tuple[int, str] | None:
+    """The first URL (its index and the variable) that names an environment variable not set now."""
+    for i, url in enumerate(urls):
+        missing = expand(url)[1]
+        if missing:
+            return i, missing[0]
     return None
 
 

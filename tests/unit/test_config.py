@@ -284,7 +284,12 @@ def test_notify_urls_are_checked_by_apprise_and_name_the_key_and_line(tmp_path: 
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
     error = _error(tmp_path, "notify:\n  urls:\n    - ntfy://topic\n    - bogus://x\n")
     assert "notify.urls.1: Apprise does not understand 'bogus'" in error and error.endswith("(line 4)")
-    assert "${NO_SUCH_TOKEN}, which is not set" in _error(tmp_path, "notify: {urls: ['ntfy://${NO_SUCH_TOKEN}']}\n")
+    unset = "notify:\n  urls: ['ntfy://topic', 'ntfy://${NO_SUCH_TOKEN}']\nsearch: {command: 'x {lr}', space: {lr: [1]}}\n"
+    assert _load(tmp_path, unset).notify.urls[1] == "ntfy://${NO_SUCH_TOKEN}"     # status, report: no token needed
+    with pytest.raises(ConfigError) as refused:
+        load_config(_write(tmp_path, unset), to_run=True)                         # run: the token must be there
+    assert str(refused.value).endswith("notify.urls.1: uses ${NO_SUCH_TOKEN}, which is not set in the environment "
+                                       "(export it before `run`; the secret stays out of this file) (line 2)")
     monkeypatch.setenv("NO_SUCH_TOKEN", "t")
     config = _load(tmp_path, "notify: {urls: ['ntfy://${NO_SUCH_TOKEN}'], crash_streak: 2}\n")
     assert config.notify.urls == ["ntfy://${NO_SUCH_TOKEN}"] and config.notify.crash_streak == 2

@@ -60,9 +60,22 @@ def load_config(path: Path | None, *, must_exist: bool = False, provider: str | 
         line = next((lines[k] for k in (("search", "command"), ("search",), ("agent", "provider")) if k in lines), None)
         missing = "" if path is None or path.exists() else " (there is no such file: `tui-researcher init` writes one)"
         raise fail(path or Path("config.yaml"), ("search", "command"), NEEDS_COMMAND + missing, {}, line=line)
+    unset = _unset_secret(config) if to_run else None
+    if unset:
+        i, name = unset
+        raise fail(path or Path("config.yaml"), ("notify", "urls", i), f"uses ${{{name}}}, which is not set in the "
+                   f"environment (export it before `run`; the secret stays out of this file)", lines)
     config._notices = _notices(config, path) if path is not None else []
     config._path = path
     return config
+
+
+def _unset_secret(config: Config) -> tuple[int, str] | None:
+    if not config.notify.urls:
+        return None
+    from ..notify import unset_in     # Apprise's module, only for a config that has URLs
+
+    return unset_in(config.notify.urls)
 
 
 def _notices(config: Config, path: Path) -> list[str]:
