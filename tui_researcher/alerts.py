@@ -63,6 +63,7 @@ class AlertRules:
 
     settings: RuleSettings
     best: float | None = None
+    best_trial: str = ""
     paused_by_cap: Callable[[], bool] = lambda: False
     """Whether a pause now is the spending cap's (the controller's state answers; the user's pause is not news)."""
     clock: Callable[[], float] = time.time
@@ -103,7 +104,7 @@ class AlertRules:
         alerts = []
         if e.status == TrialStatus.KEEP and better(e.metric, self.best, self.settings.goal):
             was = "" if self.best is None else f" (was {self.best:.6g})"
-            self.best = e.metric
+            self.best, self.best_trial = e.metric, e.trial_id
             alerts.append(self._alert("best", f"new best {e.trial_id}", f"{e.trial_id} set a new best{was}.",
                                       "nothing needed; `tui-researcher report` shows the picture so far",
                                       trial=e.trial_id, metric=self._metric(e.metric), level="success"))
@@ -149,6 +150,7 @@ class AlertRules:
                             f"The loop {'finished' if done else 'was stopped'} at cycle {e.cycle}"
                             f"{f' ({e.detail})' if e.detail else ''}.{best}",
                             "`tui-researcher report` writes the report; run the loop again to go on",
+                            trial=f"{self.best_trial} (the best)" if self.best_trial else "",
                             metric=self._metric(self.best) if self.best is not None else "",
                             level="success" if done else "info")]
 

@@ -5,19 +5,20 @@ Where: with ``obsidian.enabled`` and a ``vault_path``, in ``<vault>/<project_sub
 project) or ``workspace/journal/``. What: a dashboard rewritten atomically, one note per trial,
 and a daily note with one line per finished trial.
 
-It never touches a note it did not write: a manifest (``workspace/.journal.json``) keeps the hash
-of every note as last written; a note that differs (the user edited it) or that was there first is
-left alone, said once. A daily note that is the user's own is appended to only with
-``obsidian.auto_append_daily``, and then only appended to. Files are written on a worker thread;
-the ledger is read on the loop.
+It never touches a note it did not write. Each note it writes ends with a seal: a comment holding
+the hash of everything above it. A note without a valid seal (the user's own, or one edited since)
+is left alone, said once. A daily note that is the user's own is appended to only with
+``obsidian.auto_append_daily``, and then only appended to. The notes hold their own state (a trial's
+children are read back from its note), so nothing grows on the side as the ledger does. The ledger
+is read on the loop; notes are read and written on a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,34 @@ from typing import Callable
 
 from . import journal_notes as notes
 from .events import Event, PlanProposed, Reflected, TrialFinished, TrialLaunched
-from .fsutil import write_atomic, write_json_atomic
+from .fsutil import write_atomic
 from .project import Project
+from .trial import Trial
+
+SEAL = re.compile(r"<!-- written by tui-researcher; edit this note and it is left alone: ([0-9a-f]{16}) -->\n?\Z")
+CHILDREN = re.compile(r"^- children: (.*)$", re.M)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def seal(body: str) -> str:
+    body = body.rstrip("\n") + "\n\n"
+    return f"{body}<!-- written by tui-researcher; edit this note and it is left alone: {digest(body)} -->\n"
+
+
+def unseal(text: str) -> str | None:
+    """The body of a note the journal wrote and nobody changed since; None for any other note."""
+    m = SEAL.search(text)
+    if m is None or digest(text[:m.start()]) != m.group(1):
+        return None
+    return text[:m.start()]
+
+
+def children_in(body: str | None) -> list[str]:
+    m = CHILDREN.search(body or "")
+    return re.findall(r"\[(t[^\]]+)\]", m.group(1)) if m else []
 
 
 @dataclass(frozen=True)
@@ -35,7 +62,6 @@ class Places:
     trials: Path
     dashboard: Path
     daily: Path
-    manifest: Path
 
     @classmethod
     def of(cls, project: Project) -> "Places":
@@ -50,7 +76,7 @@ class Places:
         name = o.dashboard_note or "Dashboard"
         daily = (vault or root) / o.daily_dir if o.daily_dir else root / "daily"
         return cls(root=root, trials=root / "trials", dashboard=root / (name if name.endswith(".md") else f"{name}.md"),
-                   daily=daily, manifest=paths.workspace / ".journal.json")
+                   daily=daily)
 
     def trial(self, tid: str) -> Path:
         return self.trials / f"{tid}.md"
@@ -59,15 +85,14 @@ class Places:
         return self.daily / f"{time.strftime('%Y-%m-%d', time.localtime(ts))}.md"
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @dataclass
 class Write:
+    """One note to write: ``make`` turns its current body (None: no note yet) into the new text."""
+
     path: Path
-    text: str
-    append: bool = False
+    make: Callable[[str | None], str]
+    append: str = ""
+    """For a daily note: the line to append (to the user's own note too, with auto_append_daily)."""
 
 
 @dataclass
@@ -76,8 +101,6 @@ class Journal:
     places: Places
     notice: Callable[[str, str], None]
     append_foreign_daily: bool = False
-    hashes: dict[str, str] = field(default_factory=dict)
-    children: dict[str, list[str]] = field(default_factory=dict)
     said: set[str] = field(default_factory=set)
 
     @classmethod
@@ -85,17 +108,12 @@ class Journal:
         return cls(project, Places.of(project), notice, append_foreign_daily=project.config.obsidian.auto_append_daily)
 
     def start(self) -> None:
-        try:
-            data = json.loads(self.places.manifest.read_text(encoding="utf-8"))
-            self.hashes, self.children = dict(data.get("notes", {})), dict(data.get("children", {}))
-        except (OSError, ValueError, AttributeError):
-            pass
+        """Nothing to load: each note carries its own state."""
 
     async def feed(self, event: Event) -> None:
         writes = self._writes_for(event)
         if writes:
-            said = await asyncio.to_thread(self._apply, writes)
-            for text in said:
+            for text in await asyncio.to_thread(self._apply, writes):
                 self.notice(text, "warning")
 
     async def close(self) -> None:
@@ -110,50 +128,48 @@ class Journal:
             return []
         writes = [self._trial_write(trial)]
         if isinstance(event, PlanProposed) and trial.parent:
-            kids = self.children.setdefault(trial.parent, [])
-            if tid not in kids:
-                kids.append(tid)
             parent = self.project.ledger.get(trial.parent)
-            if parent is not None and str(self.places.trial(parent.id)) in self.hashes:
-                writes.append(self._trial_write(parent, written=tid))
+            if parent is not None:
+                writes.append(self._trial_write(parent, child=tid))
         if isinstance(event, TrialFinished):
             day = self.places.day(trial.ended or time.time())
-            writes.append(Write(day, notes.daily_line(trial, self._metric, here=day.parent,
-                                                      note=self.places.trial(tid)), append=True))
+            line = notes.daily_line(trial, self.project.config.metric.name, here=day.parent,
+                                    note=self.places.trial(tid))
+            writes.append(Write(day, lambda body, d=day, l=line: (body.rstrip("\n") + "\n" if body else f"# {d.stem}\n\n") + l + "\n", append=line))
         if not isinstance(event, PlanProposed):
             writes.append(self._dashboard_write())
         return writes
 
-    @property
-    def _metric(self) -> str:
-        return self.project.config.metric.name
-
-    def _known(self, tid: str | None) -> Path | None:
-        """The note of ``tid`` if the journal wrote it (a link to it resolves)."""
+    def _note(self, tid: str | None) -> Path | None:
+        """The note of ``tid`` if it exists (so a link to it resolves); called on the worker thread."""
         path = self.places.trial(tid) if tid else None
-        return path if path is not None and str(path) in self.hashes else None
+        return path if path is not None and path.is_file() else None
 
-    def _trial_write(self, trial, written: str = "") -> Write:
-        """``written``: a child whose note goes out in the same batch, so the link to it resolves."""
-        here = self.places.trials
-        kids = [(c, self.places.trial(c)) for c in self.children.get(trial.id, []) if c == written or self._known(c)]
-        text = notes.trial_note(trial, self._metric, here=here, parent=self._known(trial.parent), children=kids,
-                                calls=self.project.store.tool_calls(trial.id))
-        return Write(self.places.trial(trial.id), text)
+    def _trial_write(self, trial: Trial, child: str = "") -> Write:
+        calls = self.project.store.tool_calls(trial.id)
+        metric, here = self.project.config.metric.name, self.places.trials
+
+        def make(body: str | None) -> str:
+            kids = list(dict.fromkeys([*children_in(body), *([child] if child else [])]))
+            return notes.trial_note(trial, metric, here=here, parent=self._note(trial.parent),
+                                    children=[(c, p) for c in kids if (p := self._note(c))], calls=calls)
+        return Write(self.places.trial(trial.id), make)
 
     def _dashboard_write(self) -> Write:
-        p, ledger, config = self.places, self.project.ledger, self.project.config
+        p, ledger, config, state = self.places, self.project.ledger, self.project.config, self.project.state
         best = ledger.best(config.metric.goal)
-        running = [t for t in (ledger.get(tid) for tid in self.project.state.running) if t]
+        running = [t for t in (ledger.get(tid) for tid in state.running) if t]
         decided = [t for t in ledger.recent(5, finished=True) if t.decision][::-1]
-        today = p.day(time.time())
-        text = notes.dashboard(self.project.name, config.metric.name, config.metric.goal, here=p.root, best=best,
-                               best_path=self._known(best.id) if best else None,
-                               running=[(t, self._known(t.id)) for t in running],
-                               decided=[(t, self._known(t.id)) for t in decided], counts=ledger.counts(),
-                               usage=self.project.state.usage,
-                               daily=today if str(today) in self.hashes or today.exists() else None)
-        return Write(p.dashboard, text)
+        counts, usage = ledger.counts(), state.usage
+
+        def make(_: str | None) -> str:
+            today = p.day(time.time())
+            return notes.dashboard(self.project.name, config.metric.name, config.metric.goal, here=p.root, best=best,
+                                   best_path=self._note(best.id) if best else None,
+                                   running=[(t, self._note(t.id)) for t in running],
+                                   decided=[(t, self._note(t.id)) for t in decided], counts=counts, usage=usage,
+                                   daily=today if today.is_file() else None)
+        return Write(p.dashboard, make)
 
     # on the worker thread -------------------------------------------------------------------------
 
@@ -164,33 +180,24 @@ class Journal:
             if problem and str(w.path) not in self.said:
                 self.said.add(str(w.path))
                 said.append(problem)
-        write_json_atomic(self.places.manifest, {"notes": self.hashes, "children": self.children})
         return said
 
     def _write(self, w: Write) -> str | None:
-        key = str(w.path)
         try:
             current = w.path.read_text(encoding="utf-8") if w.path.exists() else None
         except (OSError, UnicodeDecodeError) as exc:
             return f"journal: cannot read {w.path}: {exc}; left alone"
-        ours = current is None or self.hashes.get(key) == digest(current)
+        body = unseal(current) if current is not None else None
         try:
-            if w.append:
-                return self._append(w, current, ours)
-            if not ours:
+            if current is None or body is not None:
+                write_atomic(w.path, seal(w.make(body)))
+            elif w.append and self.append_foreign_daily:
+                write_atomic(w.path, current.rstrip("\n") + "\n" + w.append + "\n")   # theirs: only ever appended
+            elif w.append:
+                return (f"journal: {w.path} is not the journal's own note: left alone "
+                        f"(obsidian.auto_append_daily: true appends to it)")
+            else:
                 return f"journal: {w.path} was not written by tui-researcher (or was edited since): left alone"
-            write_atomic(w.path, w.text)
-            self.hashes[key] = digest(w.text)
         except OSError as exc:
             return f"journal: cannot write {w.path}: {exc}"
-        return None
-
-    def _append(self, w: Write, current: str | None, ours: bool) -> str | None:
-        if not ours and not self.append_foreign_daily:
-            return (f"journal: {w.path} is not the journal's own note: left alone "
-                    f"(obsidian.auto_append_daily: true appends to it)")
-        text = (current if current is not None else f"# {w.path.stem}\n\n") + w.text.rstrip("\n") + "\n"
-        write_atomic(w.path, text)
-        if ours:
-            self.hashes[str(w.path)] = digest(text)
         return None

@@ -62,8 +62,7 @@ def trial_note(trial: Trial, metric: str, *, here: Path, parent: Path | None, ch
     if trial.decision:
         lines += ["## Decision", "", trial.decision, ""]
     lines += ["## Lineage", "", f"- parent: {ref(trial.parent, here, parent) if trial.parent else '-'}",
-              f"- children: {', '.join(link(c, here, p) for c, p in children) or '-'}", "",
-              f"<!-- {MARK}: edit this note and it is left alone from then on -->", ""]
+              f"- children: {', '.join(link(c, here, p) for c, p in children) or '-'}", ""]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ when the notifier starts, and a URL is only ever shown in Apprise's private form
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import threading
@@ -97,7 +98,7 @@ def _send(target: Target, alert: Alert) -> tuple[bool, str]:
     """Blocking: one message to one service; its failure in Apprise's own words."""
     import apprise
 
-    with apprise.LogCapture(level=apprise.logging.WARNING) as log:
+    with apprise.LogCapture(level=logging.WARNING) as log:
         try:
             ok = bool(target.plugin.notify(body=alert.body(), title=alert.title, notify_type=alert.level))
         except Exception as exc:     # a plugin's bug is a failed send, never the loop's crash

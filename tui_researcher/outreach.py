@@ -32,7 +32,8 @@ class Outreach:
                                              crash_streak=config.notify.crash_streak,
                                              host_down_after=config.notify.host_down_after,
                                              every_trial=config.monitor.notify_on_complete),
-                                best=project.best_metric(),
+                                best=best.metric if (best := project.ledger.best(config.metric.goal)) else None,
+                                best_trial=best.id if best else "",
                                 paused_by_cap=lambda: not state.paused and cap_reached(
                                     state.usage, config.agent.max_usd_per_day))
         self.notifier: Notifier | None = None

@@ -50,6 +50,7 @@ async def test_a_new_best_a_crash_streak_and_the_end_each_deliver_one_message(tm
         assert "CUDA out of memory" in streak["message"] and "runs/t0004/train.log" in fields(streak)["what to do"]
         assert streak["type"] == "failure"
         assert fields(end)["project"] == "proj" and "report" in fields(end)["what to do"]
+        assert fields(end)["trial"] == "t0001 (the best)" and fields(end)["metric"] == "val_acc = 0.9 (goal max)"
         alerts = [e.text for e in seen if isinstance(e, Notice) and e.level == "alert"]
         assert [a.split(".")[0] for a in alerts] == receiver.titles()   # the same alerts reach the faces
 
@@ -138,3 +139,22 @@ async def test_a_pause_by_the_spending_cap_is_an_alert_and_the_users_own_pause_i
     [capped] = alerts()
     assert capped.startswith("proj: paused by the spending cap.") and "agent.max_usd_per_day" in capped
     state.close()
+
+
+async def test_urls_kept_in_an_apprise_config_file_are_notified_too(tmp_path: Path):
+    from tui_researcher.alerts import Alert
+    from tui_researcher.notify import Notifier, load_targets
+
+    with Receiver() as receiver:
+        config = tmp_path / "apprise.txt"
+        config.write_text(receiver.url + "\n")
+        targets, problems = load_targets([], str(config))
+        assert problems == [] and len(targets) == 1
+        assert load_targets([], str(tmp_path / "missing.yml"))[1] == [
+            f"notify.apprise_config: {tmp_path / 'missing.yml'} gives no URL Apprise understands"]
+        notifier = Notifier(targets, lambda text, level: None)
+        task = asyncio.create_task(notifier.run())
+        notifier.put(Alert("finished", "p: loop finished", "p", "The loop finished.", "read the report"))
+        assert await notifier.flush(30)
+        task.cancel()
+    assert receiver.titles() == ["p: loop finished"] and fields(receiver.messages[0])["what to do"] == "read the report"

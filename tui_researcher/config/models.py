@@ -227,7 +227,7 @@ class GpuConfig(Section):
     auto_detect: bool = True
     reserve_last: bool = False
     gpus_per_trial: int = Field(1, ge=0)
-    only: list[int] | None = None
+    only: list[Annotated[int, Field(ge=0)]] | None = None
     """GPU indices trials may use on every local and SSH host (``run --gpu 0,1``); None: all."""
     max_memory_used_mb: int = 1024
     max_utilization: int = 10
