@@ -67,7 +67,7 @@ def trial_note(trial: Trial, metric: str, *, here: Path, parent: Path | None, ch
 
 
 def code_changes(calls: list[dict]) -> list[str]:
-    """The files the worker wrote, as its tool calls recorded them (the record keeps an excerpt, not a diff)."""
+    """The files the worker wrote, each with its diff as recorded when it was written."""
     writes = [c for c in calls if c.get("tool") == "write_file" and c.get("ok")]
     if not writes:
         return []
@@ -75,8 +75,9 @@ def code_changes(calls: list[dict]) -> list[str]:
     for call in writes:
         args = call.get("args") or {}
         lines += [f"- `{args.get('path', '?')}`: {cell(call.get('result', ''))}"]
-        if isinstance(args.get("content"), str):
-            lines += ["", "```diff", *(f"+{line}" for line in args["content"].splitlines()[:40]), "```"]
+        if call.get("diff"):
+            fence = "````" if "```" in call["diff"] else "```"
+            lines += ["", f"{fence}diff", call["diff"].rstrip("\n"), fence, ""]
     return [*lines, ""]
 
 
