@@ -64,9 +64,13 @@ class Places:
     daily: Path
 
     @classmethod
-    def of(cls, project: Project) -> "Places":
+    def of(cls, project: Project) -> tuple["Places", str]:
+        """Where the notes go, and why not the vault when one is set but missing (the fallback is used)."""
         o, paths = project.config.obsidian, project.paths
         vault = Path(os.path.expanduser(o.vault_path)) if o.enabled and o.vault_path else None
+        problem = ""
+        if vault is not None and not vault.is_dir():
+            problem, vault = f"obsidian.vault_path {vault} is not a directory", None
         if vault is not None:
             root = vault / (o.project_subdir or f"tui-researcher/{project.name}")
         elif o.local_fallback_dir:
@@ -75,8 +79,9 @@ class Places:
             root = paths.workspace / "journal"
         name = o.dashboard_note or "Dashboard"
         daily = (vault or root) / o.daily_dir if o.daily_dir else root / "daily"
-        return cls(root=root, trials=root / "trials", dashboard=root / (name if name.endswith(".md") else f"{name}.md"),
-                   daily=daily)
+        places = cls(root=root, trials=root / "trials", daily=daily,
+                     dashboard=root / (name if name.endswith(".md") else f"{name}.md"))
+        return places, f"journal: {problem}; the notes go to {root}" if problem else ""
 
     def trial(self, tid: str) -> Path:
         return self.trials / f"{tid}.md"
@@ -101,14 +106,19 @@ class Journal:
     places: Places
     notice: Callable[[str, str], None]
     append_foreign_daily: bool = False
+    problem: str = ""
     said: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, project: Project, notice: Callable[[str, str], None]) -> "Journal":
-        return cls(project, Places.of(project), notice, append_foreign_daily=project.config.obsidian.auto_append_daily)
+        places, problem = Places.of(project)
+        return cls(project, places, notice, append_foreign_daily=project.config.obsidian.auto_append_daily,
+                   problem=problem)
 
     def start(self) -> None:
-        """Nothing to load: each note carries its own state."""
+        """Nothing to load (each note carries its own state); a vault that is missing is said once."""
+        if self.problem:
+            self.notice(self.problem, "warning")
 
     async def feed(self, event: Event) -> None:
         writes = self._writes_for(event)

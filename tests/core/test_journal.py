@@ -83,3 +83,13 @@ async def test_a_vault_gets_the_notes_and_the_users_own_notes_are_only_appended_
     assert text.startswith("# my day\n\nmet Bob\n") and text.count("\n- ") == 2
     assert all(target.is_file() for target in links(today))
     assert not (project / "workspace" / "journal").exists()
+
+
+async def test_a_vault_that_is_not_there_is_said_and_the_local_fallback_dir_is_used(tmp_path: Path):
+    project = neighbour_project(tmp_path, enabled=True, vault_path=str(tmp_path / "no-vault"),
+                                local_fallback_dir="notes")
+    seen = await run(project, 1)
+    assert (project / "notes" / "trials" / "t0001.md").is_file() and not (tmp_path / "no-vault").exists()
+    [said] = [e.text for e in seen if isinstance(e, Notice) and "vault_path" in e.text]
+    assert said == f"journal: obsidian.vault_path {tmp_path / 'no-vault'} is not a directory; the notes go to " \
+                   f"{project.resolve() / 'notes'}"
