@@ -158,3 +158,19 @@ async def test_urls_kept_in_an_apprise_config_file_are_notified_too(tmp_path: Pa
         assert await notifier.flush(30)
         task.cancel()
     assert receiver.titles() == ["p: loop finished"] and fields(receiver.messages[0])["what to do"] == "read the report"
+
+
+async def test_a_stop_by_quit_delivers_one_message_naming_the_best(tmp_path: Path):
+    from tui_researcher.events import Quit, TrialLaunched
+
+    with Receiver() as receiver:
+        project = make_project(tmp_path, modes=["ok", "wait"], scores=[0.9], extra={"notify": {"urls": [receiver.url]}})
+        controller, seen, watcher = await start(project, max_cycles=2)
+        run = asyncio.create_task(controller.run())
+        await wait_until(lambda: sum(isinstance(e, TrialLaunched) for e in seen) == 2, 30, "the second launch")
+        controller.send(Quit(leave_training_running=False))
+        assert await asyncio.wait_for(run, 30) == 0
+        await asyncio.wait_for(watcher, 5)
+    assert receiver.titles() == ["proj: new best t0001", "proj: loop stopped"]
+    stop = receiver.messages[1]
+    assert fields(stop)["trial"] == "t0001 (the best)" and "was stopped at cycle 2" in stop["message"]
