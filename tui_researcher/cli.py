@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "report", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +45,7 @@ def _loop_commands(sub) -> None:
     run.add_argument("--config", type=Path, metavar="FILE", help="config file (default: PROJECT/config.yaml)")
     run.add_argument("--provider", choices=("offline", "anthropic", "openai"), help="override agent.provider")
     run.add_argument("--verbose", action="store_true", help="--no-ui: also print GPU readings")
+    run.add_argument("--gpu", metavar="IDS", help="use only these GPUs (e.g. 0,1) on every local and SSH host")
 
     init = sub.add_parser("init", help="create a project directory", description=(
         "Create DIR with config.yaml, PROJECT_BRIEF.md and a workspace whose train.py runs as it is (a "
@@ -77,6 +78,13 @@ def _read_commands(sub) -> None:
     form.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="JSON lines (the default)")
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
+
+    report = sub.add_parser("report", help="write a markdown report and its plot from the ledger (no LLM)",
+                            description="Write report.md (the question, the best configuration, every trial, the "
+                                        "failures by label, cost and time) and metric.svg, from the ledger alone.")
+    report.add_argument("project", nargs="?", default=".")
+    report.add_argument("--config", type=Path, metavar="FILE")
+    report.add_argument("-o", "--output", type=Path, metavar="DIR", help="directory (default: PROJECT/report)")
 
 
 
@@ -125,6 +133,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(Path(args.project), args.config, as_json=args.json)
     if args.command == "export":
         return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
+    if args.command == "report":
+        return cmd_report(Path(args.project), args.config, args.output)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -154,6 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_cycles == -1:
         args.max_cycles = 0
     config = _load(project, args.config, provider=args.provider, to_run=True)
+    if args.gpu is not None:
+        _only_gpus(config, args.gpu)
     from .controller import Controller
 
     planner_factory = _planner_factory(config)
@@ -175,6 +187,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     return asyncio.run(go())
+
+
+def _only_gpus(config, text: str) -> None:
+    from .backends import parse_gpus
+
+    if config.execution.mode == "slurm":
+        raise ResearcherError("--gpu: in slurm mode the scheduler chooses the GPUs (slurm.gpus_per_trial)")
+    config.gpu.only = parse_gpus(text)
 
 
 def _planner_factory(config):
@@ -237,6 +257,19 @@ def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path |
     said = write_export(where(project, config_path).paths, fmt, output)
     if said:
         print(said, file=sys.stderr)
+    return 0
+
+
+def cmd_report(project: Path, config_path: Path | None, output: Path | None) -> int:
+    from .paths import ProjectPaths
+    from .report import write_report
+
+    config = _load(project, config_path)
+    paths = ProjectPaths.of(project, config)
+    md, svg = write_report(paths.store, output or paths.root / "report", brief=paths.root / config.project.brief,
+                           project=config.project.name or paths.root.name, metric=config.metric.name,
+                           goal=config.metric.goal)
+    print(f"report written to {md} (plot: {svg.name})")
     return 0
 
 

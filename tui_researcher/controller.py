@@ -31,6 +31,7 @@ from .hosts import start_hosts
 from .memory import load_brief
 from .money import cap_reached, spent_today, usd
 from .monitor import KILL_GRACE_S, Monitor
+from .outreach import Outreach
 from .planner import OfflinePlanner, Plan, Planner, ThinkContext
 from .project import Project
 from .reflect import Reflector
@@ -71,6 +72,7 @@ class Controller:
                                  lambda: self._quit is not None)
         self.commands = CommandHandler(project, self.bus, self.monitor, on_quit=self._on_quit, wake=self._unhold)
         self.supervisor = Supervisor(self.bus.notice)
+        self.outreach = Outreach(project, self.bus)   # alerts, notifications, the journal
         self._lock = ProjectLock(self.paths.lock)
 
     @property
@@ -124,6 +126,7 @@ class Controller:
             for text in [*self.config.notices, *self.project.notices]:
                 self.notice(text)
             await start_hosts(self.backends.values(), self.paths, self.bus)
+            self.outreach.start(self.supervisor)
             self._resume()
             self.supervisor.start("monitor", self.monitor.run)
             self.supervisor.start("commands", self.commands.run)
@@ -143,6 +146,7 @@ class Controller:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
+        await self.outreach.close()
         await self.supervisor.stop()
         self.state.controller_pid = None
         self.project.save_state()

@@ -30,7 +30,7 @@ async def start_hosts(backends: Iterable[Backend], paths: ProjectPaths, bus: Eve
 
 async def seed_code(backend: Backend, paths: ProjectPaths, bus: EventBus) -> None:
     """Copy the project's code to a remote workspace where it is missing; never over the host's edits."""
-    skip = set(paths.protected()) | {"runs", "directive_archive"}
+    skip = set(paths.protected()) | {"runs", "directive_archive", "journal"}
     copied = []
     try:
         for path in sorted(paths.workspace.rglob("*")):

@@ -51,6 +51,10 @@ class Settings:
     log_max_lines: int = 5000
     """Lines the training-log pane keeps; older lines drop off the top (the log file keeps them all)."""
 
+    bell: bool = True
+    """Ring the terminal bell on an alert: a new best, a crash streak, the spending cap, the loop's end, a host
+    down (the events ``notify.urls`` are sent)."""
+
 
 def load_settings(path: Path | None = None) -> tuple[Settings, str]:
     """The settings and a one-line problem ("" when none); a broken file never stops the app."""
@@ -78,7 +82,7 @@ def _from_dict(data: dict[str, Any], path: Path) -> tuple[Settings, str]:
                 settings.keymap = dict(value)
             else:
                 problems.append("keymap: expected a table of binding id = \"keys\"")
-        elif isinstance(default, bool) or type(value) is not type(default):
+        elif type(value) is not type(default):    # strict: true is not a number, 1 is not a boolean
             problems.append(f"{key}: expected {type(default).__name__}, got {value!r}")
         else:
             setattr(settings, key, value)

@@ -56,6 +56,15 @@ class Workbench:
     def recent(self, n: int) -> list[Trial]:
         return self._project.ledger.recent(n)
 
+    def report_facts(self, rows: int = 60) -> str:
+        """The facts `tui-researcher report` writes (``report.py``), so the writing worker tells the same story."""
+        from .report import gather, markdown
+
+        p = self._project
+        facts = gather(p.store, project=p.name, metric=p.config.metric.name, goal=p.config.metric.goal,
+                       brief=p.paths.root / p.config.project.brief)
+        return markdown(facts, plot=None, rows=rows)
+
     def memory_text(self) -> str:
         return self._project.memory.render()
 

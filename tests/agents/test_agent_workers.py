@@ -67,7 +67,8 @@ async def test_report_at_reflect_writes_a_markdown_report_of_the_ledger(sample_p
     await run_loop(sample_project, config, cycles=3)
 
     task = json.dumps(next(m for m in fake.of("writing")[0].body["messages"] if m["role"] == "user"))
-    assert "| t0001 | keep |" in task and "lr=0.1 hidden=8 epochs=10" in task
+    assert "| t0001 | keep |" in task and "lr=0.1, hidden=8, epochs=10" in task
+    assert "## Best configuration (val_acc, goal max)" in task and "**t0001**: val_acc = " in task   # report.py's facts
     assert (sample_project / "workspace" / "report.md").read_text().startswith("# Spirals")
     assert fake.count("think") == 1                       # report ends the run: no second cycle
     trial = latest_trials(sample_project)["t0001"]

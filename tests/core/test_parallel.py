@@ -100,3 +100,29 @@ async def test_trials_spread_over_two_hosts(tmp_path: Path):
     hosts = {t["host"] for t in trials.values()}
     assert hosts == {"gpu-a", "gpu-b"}
     assert all(t["metric"] is not None for t in trials.values())
+
+
+def test_run_gpu_restricts_trials_to_those_gpus(tmp_path: Path, monkeypatch):
+    """`run --gpu 1,3` on the real CLI: every trial gets GPU 1 or 3 (2 is busy anyway), never 0."""
+    from tests.helpers import cli
+
+    fake_gpus(tmp_path, monkeypatch)
+    project = make_project(tmp_path, modes=["ok"], scores=[0.1, 0.2, 0.3], extra={"gpu": {"gpus_per_trial": 1}})
+    assert "--gpu: expected GPU indices" in cli("run", str(project), "--no-ui", "--gpu", "0,x").stderr
+    assert not (project / "workspace" / "researcher.db").exists()
+    cli("run", str(project), "--no-ui", "--max-cycles", "3", "--gpu", "1,3", check=True)
+    trials = latest_trials(project).values()
+    assert len(trials) == 3 and all(t["gpus"] in ([1], [3]) for t in trials)
+    for t in trials:
+        log = (project / "workspace" / t["run_dir"] / "train.log").read_text()
+        assert f"cuda={t['gpus'][0]}" in log
+
+
+def test_gpu_only_narrows_a_hosts_own_gpus_key(tmp_path: Path):
+    from tui_researcher.backends import only_gpus
+    from tui_researcher.backends.ssh import SSHBackend
+    from tui_researcher.config import HostConfig
+
+    free, pinned = LocalBackend(tmp_path), SSHBackend(HostConfig(host="gpu-a", gpus=[2, 3]), project_name="p")
+    only_gpus([free, pinned], [1, 3])
+    assert free.allowed_gpus == [1, 3] and pinned.allowed_gpus == [3]

@@ -37,6 +37,12 @@ def test_status_answers_from_the_store_and_export_streams_every_trial(tmp_path: 
     assert "exported 3 trial(s)" in done.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [r["status"] for r in rows] == [r["status"] for r in records] and json.loads(rows[0]["params"])
+    for row in rows:                        # every column a spreadsheet or pandas sees is the ledger's value
+        trial = trials[row["id"]]
+        assert float(row["metric"] or "nan") == trial["metric"] or (row["metric"] == "" and trial["metric"] is None)
+        assert json.loads(row["params"]) == trial["params"] and row["label"] == trial["label"]
+        assert (row["cycle"], row["host"], row["command"]) == (str(trial["cycle"]), trial["host"], trial["command"])
+        assert float(row["duration"]) == trial["duration"] and row["exit_code"] == str(trial["exit_code"])
 
 
 def test_status_of_a_project_that_never_ran_creates_nothing(tmp_path: Path):

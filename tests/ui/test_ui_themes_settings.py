@@ -98,3 +98,30 @@ async def test_ctrl_t_cycles_every_theme_file_and_saves_the_choice(xdg_config):
         assert seen == ["researcher-dark", "researcher-high-contrast", "researcher-light", "researcher-dark"]
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: load_settings()[0].theme == "researcher-high-contrast", what="the save")
+
+
+async def test_an_alert_rings_the_bell_unless_the_settings_say_not_to(xdg_config):
+    from tui_researcher.events import Notice
+
+    rung = {}
+    for bell in (True, False):
+        source = QueueSource()
+        app = ResearcherApp(source, settings=Settings(bell=bell), animate=False)
+        rings: list[int] = []
+        app.bell = lambda rings=rings: rings.append(1)     # the headless driver has no bell to hear
+        async with app.run_test() as pilot:
+            source.push(Notice(level="info", text="host ready"))
+            source.push(Notice(level="alert", text="demo: new best t0003. t0003 set a new best."))
+            source.push(Notice(level="warning", text="after the alert"))
+            await wait_until(pilot, lambda: app.status.notice == "after the alert", what="the notices")
+        rung[bell] = len(rings)
+    assert rung == {True: 1, False: 0}
+
+
+def test_bell_in_settings_toml_is_a_boolean(xdg_config):
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("bell = false\n")
+    assert load_settings() == (Settings(bell=False), "")
+    path.write_text("bell = 0\n")
+    assert load_settings()[1] == f"{path}: bell: expected bool, got 0"

@@ -50,8 +50,8 @@ def test_reference_config_is_read_unchanged_with_notices_for_keys_not_acted_on(t
         "/opt/conda/bin/python", "~/.ssh/id_lab", "/tmp/kh", "bastion")
     assert config.agent.max_usd_per_day == 25.0 and config.gpu.reserve_last is True
     assert config.agent.max_cycles == 0           # -1 is the reference system's "run forever"
-    assert any("obsidian.enabled" in n for n in config.notices)
-    assert any("monitor.notify_on_complete" in n for n in config.notices)
+    assert not any("obsidian" in n or "notify_on_complete" in n for n in config.notices)   # both act now
+    assert config.obsidian.vault_path == "~/vault" and config.monitor.notify_on_complete is True
 
 
 def test_reference_config_is_accepted_by_run(tmp_path: Path):
@@ -65,9 +65,6 @@ def test_each_key_not_acted_on_gets_its_notice_when_it_asks_for_something(tmp_pa
     notices = load_config(_write(tmp_path, REFERENCE)).notices
     assert "config.yaml: agent.cooldown_interval is accepted, but there is no pause between cycles yet" in notices
     assert any(n.startswith("config.yaml: experiment.log_tail_lines is accepted") for n in notices)
-    [obsidian] = [n for n in notices if "obsidian" in n]
-    assert obsidian.startswith("config.yaml: obsidian.enabled, obsidian.vault_path, obsidian.project_subdir")
-    assert obsidian.endswith("are accepted, but Obsidian notes are not written yet")
     assert not any("zero_llm" in n for n in notices)           # true is what the monitor does anyway
     assert any("monitor.zero_llm is accepted" in n for n in load_config(
         _write(tmp_path, "monitor: {zero_llm: false}\n")).notices)
@@ -215,10 +212,10 @@ def test_agent_keys_the_planner_reads_are_declared_with_defaults(tmp_path: Path)
 
 
 def test_path_and_notices_are_set_by_the_loader_not_by_the_file(tmp_path: Path):
-    config = _load(tmp_path, "obsidian:\n  enabled: false\nmonitor:\n  notify_on_complete: true\n")
+    config = _load(tmp_path, "agent:\n  cooldown_interval: 5\nmonitor:\n  notify_on_complete: true\n")
     assert config.path == tmp_path / "config.yaml"
-    assert config.notices == ["config.yaml: monitor.notify_on_complete is accepted, but desktop notifications "
-                              "are not sent yet"]
+    assert config.notices == ["config.yaml: agent.cooldown_interval is accepted, but there is no pause between "
+                              "cycles yet"]
     assert "notices: unknown key" in _error(tmp_path, "notices: [x]\n")
 
 
@@ -281,3 +278,19 @@ def test_the_sample_and_the_init_starter_load_to_run(tmp_path: Path):
 
     assert load_config(SAMPLE / "config.yaml", to_run=True).search.command
     assert load_config(_write(tmp_path, CONFIG), to_run=True).metric.name == "val_loss"
+
+
+def test_notify_urls_are_checked_by_apprise_and_name_the_key_and_line(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
+    error = _error(tmp_path, "notify:\n  urls:\n    - ntfy://topic\n    - bogus://x\n")
+    assert "notify.urls.1: Apprise does not understand 'bogus'" in error and error.endswith("(line 4)")
+    unset = "notify:\n  urls: ['ntfy://topic', 'ntfy://${NO_SUCH_TOKEN}']\nsearch: {command: 'x {lr}', space: {lr: [1]}}\n"
+    assert _load(tmp_path, unset).notify.urls[1] == "ntfy://${NO_SUCH_TOKEN}"     # status, report: no token needed
+    with pytest.raises(ConfigError) as refused:
+        load_config(_write(tmp_path, unset), to_run=True)                         # run: the token must be there
+    assert str(refused.value).endswith("notify.urls.1: uses ${NO_SUCH_TOKEN}, which is not set in the environment "
+                                       "(export it before `run`; the secret stays out of this file) (line 2)")
+    monkeypatch.setenv("NO_SUCH_TOKEN", "t")
+    config = _load(tmp_path, "notify: {urls: ['ntfy://${NO_SUCH_TOKEN}'], crash_streak: 2}\n")
+    assert config.notify.urls == ["ntfy://${NO_SUCH_TOKEN}"] and config.notify.crash_streak == 2
+    assert "notify.crash_streak" in _error(tmp_path, "notify: {crash_streak: 0}\n")

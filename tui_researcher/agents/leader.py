@@ -220,15 +220,9 @@ class LLMPlanner:
         self.bench.notice(f"writing worker: {(outcome.text or 'done')[:200]}")
 
     def _report_task(self, why: str) -> str:
-        metric = self.config.metric
-        rows = [f"| {t.id} | {t.status} | {'-' if t.metric is None else f'{t.metric:.6g}'} | "
-                f"{' '.join(f'{k}={v}' for k, v in t.params.items()) or t.command[:60]} | {t.hypothesis[:80]} |"
-                for t in self.bench.recent(60)]
-        table = "\n".join(["| trial | status | " + metric.name + " | params | hypothesis |", "|---|---|---|---|---|",
-                           *rows])
         return (f"Write report.md: the research report of this project ({why}).\n\n"
-                f"Metric: {metric.name} ({metric.goal}). Ledger (last {len(rows)} trials):\n{table}\n\n"
-                f"Memory:\n{self.bench.memory_text()}")
+                f"The facts, from the ledger (the same as `tui-researcher report` writes; use these numbers):\n\n"
+                f"{self.bench.report_facts()}\n\nMemory:\n{self.bench.memory_text()}")
 
     def _backend(self) -> Backend:
         return self.bench.host

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Awaitable, Callable
 
 from ..backends.base import Backend
+from ..codediff import unified
 from ..errors import BackendError, ResearcherError
 from ..planner import TrialRunner
 from ..trial import Trial
@@ -126,6 +127,8 @@ class Toolbox:
         self.policy = policy
         self.runner = runner
         self.protected = protected_paths(bench)
+        self.last_diff = ""
+        """The unified diff of the last write_file, for its ledger record (``workers._run_call`` takes it)."""
         handlers: dict[str, Handler] = {
             "run_shell": self.run_shell, "launch_experiment": self.launch_experiment,
             "write_file": self.write_file, "read_file": self.read_file, "list_files": self.list_files,
@@ -201,7 +204,12 @@ class Toolbox:
             raise ToolError("content must be a string")
         if len(content) > MAX_WRITE_CHARS:
             raise ToolError(f"content is {len(content):,} chars; the limit is {MAX_WRITE_CHARS:,}")
+        try:
+            old = await self.backend.read_file(rel, max_bytes=MAX_WRITE_CHARS * 4)
+        except BackendError:
+            old = ""     # a new file
         await self.backend.write_file(rel, content)
+        self.last_diff = unified(old, content, rel)
         return f"wrote {rel} ({len(content.encode('utf-8')):,} bytes)"
 
     async def read_file(self, args: dict[str, Any]) -> str:

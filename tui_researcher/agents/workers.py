@@ -154,6 +154,8 @@ async def _run_call(bench: Workbench, worker: str, toolbox: Toolbox, call: Any, 
                                  trial_id=trial_id))
     record = {"worker": worker, "tool": call.name, "args": args, "ok": ok, "result": text[:300],
               "duration_s": duration}
+    if ok and call.name == "write_file" and toolbox.last_diff:
+        record["diff"], toolbox.last_diff = toolbox.last_diff, ""
     outcome.calls.append(record)
     if trial is not None:
         bench.tool_call(trial, record)

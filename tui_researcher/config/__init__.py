@@ -15,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigError
 from .messages import fail, to_config_error
 from .models import (AgentConfig, Config, ExecutionConfig, ExperimentConfig, GpuConfig, HostConfig, MemoryConfig,
-                     MetricConfig, MonitorConfig, ObsidianConfig, Price, ProjectConfig, SearchConfig, SlurmConfig)
+                     MetricConfig, MonitorConfig, NotifyConfig, ObsidianConfig, Price, ProjectConfig, SearchConfig, SlurmConfig)
 from .yamlread import read_yaml
 
 __all__ = ["AgentConfig", "Config", "ConfigError", "ExecutionConfig", "ExperimentConfig", "GpuConfig", "HostConfig",
-           "MemoryConfig", "MetricConfig", "MonitorConfig", "ObsidianConfig", "Price", "ProjectConfig",
+           "MemoryConfig", "MetricConfig", "MonitorConfig", "NotifyConfig", "ObsidianConfig", "Price", "ProjectConfig",
            "SearchConfig", "SlurmConfig", "NEEDS_COMMAND", "default_for", "load_config"]
 
 _ANY = object()
@@ -27,9 +27,6 @@ _ANY = object()
 
 # Keys accepted for compatibility but not acted on yet: (section, key) -> (why, the value that asks for nothing)
 _NOT_YET: dict[tuple[str, str], tuple[str, Any]] = {
-    **{("obsidian", key): ("Obsidian notes are not written yet", field.default)
-       for key, field in ObsidianConfig.model_fields.items()},
-    ("monitor", "notify_on_complete"): ("desktop notifications are not sent yet", False),
     ("monitor", "zero_llm"): ("the monitor never calls an LLM, whatever it says", True),
     ("agent", "cooldown_interval"): ("there is no pause between cycles yet", 0),
     ("experiment", "log_tail_lines"): ("the log tail's length is not configurable yet", _ANY),
@@ -63,9 +60,22 @@ def load_config(path: Path | None, *, must_exist: bool = False, provider: str | 
         line = next((lines[k] for k in (("search", "command"), ("search",), ("agent", "provider")) if k in lines), None)
         missing = "" if path is None or path.exists() else " (there is no such file: `tui-researcher init` writes one)"
         raise fail(path or Path("config.yaml"), ("search", "command"), NEEDS_COMMAND + missing, {}, line=line)
+    unset = _unset_secret(config) if to_run else None
+    if unset:
+        i, name = unset
+        raise fail(path or Path("config.yaml"), ("notify", "urls", i), f"uses ${{{name}}}, which is not set in the "
+                   f"environment (export it before `run`; the secret stays out of this file)", lines)
     config._notices = _notices(config, path) if path is not None else []
     config._path = path
     return config
+
+
+def _unset_secret(config: Config) -> tuple[int, str] | None:
+    if not config.notify.urls:
+        return None
+    from ..notify import unset_in     # Apprise's module, only for a config that has URLs
+
+    return unset_in(config.notify.urls)
 
 
 def _notices(config: Config, path: Path) -> list[str]:

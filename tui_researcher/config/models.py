@@ -227,6 +227,8 @@ class GpuConfig(Section):
     auto_detect: bool = True
     reserve_last: bool = False
     gpus_per_trial: int = Field(1, ge=0)
+    only: list[Annotated[int, Field(ge=0)]] | None = None
+    """GPU indices trials may use on every local and SSH host (``run --gpu 0,1``); None: all."""
     max_memory_used_mb: int = 1024
     max_utilization: int = 10
 
@@ -257,6 +259,28 @@ class ObsidianConfig(Section):
     daily_dir: str | None = None
     auto_append_daily: bool = False
     local_fallback_dir: str | None = None
+
+
+class NotifyConfig(Section):
+    urls: list[str] = Field(default_factory=list)
+    """Apprise URLs (ntfy://, slack://, discord://, tgram://, mailto://, json://...). ``${VAR}`` is read from
+    the environment when sent, so a token stays out of this file."""
+    apprise_config: str | None = None
+    """An Apprise config file (YAML or text) with more URLs, e.g. ``~/.config/apprise/apprise.yml``."""
+    crash_streak: int = Field(3, ge=1)
+    """Failed trials in a row that earn a message."""
+    host_down_after: float = Field(300.0, gt=0)
+    """Seconds a host stays unreachable before a message."""
+
+    @field_validator("urls")
+    @classmethod
+    def _understood(cls, urls: list[str]) -> list[str]:
+        from ..notify import url_problem     # Apprise is imported only when URLs are given
+        for i, url in enumerate(urls):
+            problem = url_problem(url)
+            if problem:
+                raise config_error(problem, i)
+        return urls
 
 
 class MetricConfig(Section):
@@ -332,6 +356,7 @@ class Config(Section):
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
     obsidian: ObsidianConfig = Field(default_factory=ObsidianConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metric: MetricConfig = Field(default_factory=MetricConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
 

@@ -155,6 +155,8 @@ class ResearcherApp(LoopActions):
 
     def on_loop_notice(self, message: m.LoopNotice) -> None:
         self.set_status(notice=message.text)
+        if message.level == "alert" and self.settings.bell:
+            self.bell()    # the alerts that also go out as notifications (alerts.py), heard from another window
         if message.level in ("warning", "error"):
             self.notify(message.text, severity="error" if message.level == "error" else "warning", timeout=8,
                         markup=False)
