@@ -285,7 +285,8 @@ class Controller:
         directive = self.directive.read()
         return ThinkContext(
             cycle=self.state.cycle, brief=brief, memory=self.memory.render(), directive=directive,
-            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal),
+            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal, self.config.metric.name,
+                                                                 self.config.memory.lineage_max_chars),
             running=self.running_trials(), free_slots=self._free_slots(),
             goal=self.config.metric.goal, metric=self.config.metric.name)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import Config
 from .ledger import Ledger
+from .lineage import ensure_schema as ensure_lineage
 from .memory import Memory
 from .migrate import migrate_legacy
 from .paths import ProjectPaths
@@ -25,6 +26,7 @@ class Project:
         self.name = config.project.name or self.paths.root.name
         self.store = Store(self.paths.store)
         self.notices: list[str] = [line] if (line := migrate_legacy(self.paths, self.store)) else []
+        ensure_lineage(self.store)
         self.ledger = Ledger(self.store)
         self.state = State.load(self.store)
         self.memory = Memory.load(self.paths.memory, config.memory)

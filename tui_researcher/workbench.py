@@ -11,6 +11,7 @@ from .backends.base import Backend
 from .bus import EventBus
 from .config import Config
 from .events import Event, MemoryChanged, UsageChanged
+from .lineage import add_diff, full_diff
 from .paths import ProjectPaths
 from .project import Project
 from .state import Usage
@@ -73,6 +74,17 @@ class Workbench:
     def tool_call(self, trial: Trial, record: dict) -> None:
         """A stream of its own: the trial's record is not rewritten per call."""
         self._project.ledger.tool_call(trial, record)
+
+    def add_diff(self, trial: Trial, path: str, old: str, new: str) -> None:
+        """A file the trial's worker wrote, as a diff: the lineage's "what it changed"."""
+        add_diff(self._project.store, trial.id, path, old, new)
+
+    def lineage(self) -> str:
+        cfg = self.config
+        return self._project.ledger.lineage(cfg.metric.goal, cfg.metric.name, cfg.memory.lineage_max_chars)
+
+    def diff(self, trial_id: str) -> str:
+        return full_diff(self._project.store, trial_id)
 
     def remember(self, decision: str) -> None:
         memory = self._project.memory

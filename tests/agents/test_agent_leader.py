@@ -100,8 +100,8 @@ def test_leader_input_stays_bounded_after_a_thousand_trials(tmp_path):
 
     text = leader_input(ctx)
 
-    assert len(text) < 3000 + 2000 + 1000
-    assert "best: t0970" in text and "t1000" in text and "t0500" not in text
+    assert len(text) < 3000 + 2000 + MemoryConfig().lineage_max_chars + 500
+    assert "## Best chain" in text and "t0970 keep" in text and "t1000" in text and "t0500" not in text
 
 
 def _pricing(tmp_path: Path, pricing: str) -> dict:

@@ -171,6 +171,11 @@ class LLMPlanner:
         lines.append(f"Metric: {metric.name} ({'higher' if metric.goal == 'max' else 'lower'} is better), read by "
                      f"the controller from the training log (runs/{trial.id}/train.log). Best so far: "
                      + (f"{best.id} {metric.name}={best.metric:.6g} ({best.command})" if best else "none"))
+        lines.append(f"\n## Trials\n{self.bench.lineage()}")
+        if plan.parent:
+            diff = self.bench.diff(plan.parent)
+            lines.append(f"\n## The parent trial {plan.parent}'s diff\n" + (diff or "(it changed no file: "
+                                                                              "only its command and params)"))
         return "\n".join(lines)
 
     def _dry_run_hint(self) -> str:

@@ -221,6 +221,8 @@ class MemoryConfig(Section):
     log_max_chars: int = Field(2000, gt=0)
     milestone_max_chars: int = Field(1200, gt=0)
     max_recent_entries: int = Field(15, gt=0)
+    lineage_max_chars: int = Field(3000, gt=0)
+    """The lineage (best chain, last trials, failures by label) as the leader and the workers see it at most."""
 
 
 class GpuConfig(Section):
