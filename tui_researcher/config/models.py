@@ -7,6 +7,7 @@ section may name the key it is about with ``at`` in the context (``messages.py``
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import shlex
@@ -72,7 +73,7 @@ def unfilled(template: str | None, names: Any) -> list[str]:
 Mode = _one_of("local", "ssh", "slurm")
 Provider = _one_of("offline", "anthropic", "openai")
 Goal = _one_of("max", "min")
-Strategy = _one_of("grid", "random", "best_neighbour")
+Strategy = _one_of("grid", "random", "best_neighbour", "tpe")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
 Values = Annotated[list[Any], AfterValidator(_checked(_values_problem))]
 
@@ -313,6 +314,14 @@ class SearchConfig(Section):
         problem = _non_finite(value.values())
         if problem:
             raise config_error(problem)
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _tpe_installed(cls, value: str) -> str:
+        if value == "tpe" and importlib.util.find_spec("optuna") is None:
+            raise config_error("tpe needs Optuna, an optional extra: pip install 'tui-researcher[optuna]' "
+                               "(or choose best_neighbour, which needs nothing)")
         return value
 
     @model_validator(mode="after")
