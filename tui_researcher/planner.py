@@ -32,6 +32,8 @@ class Plan:
     worker: str = "code"
     parent: str | None = None
     action: str = "experiment"          # experiment | wait | report
+    role: str = ""
+    """The specialist role (agent.specialists) whose hypothesis this is."""
 
     @property
     def command(self) -> str:

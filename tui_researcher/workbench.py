@@ -11,6 +11,7 @@ from .backends.base import Backend
 from .bus import EventBus
 from .config import Config
 from .events import Event, MemoryChanged, UsageChanged
+from .hypotheses import Pool
 from .lineage import add_diff, full_diff
 from .paths import ProjectPaths
 from .project import Project
@@ -56,6 +57,18 @@ class Workbench:
 
     def recent(self, n: int) -> list[Trial]:
         return self._project.ledger.recent(n)
+
+    def pool(self) -> Pool:
+        """The hypothesis pool in the project's store (``hypotheses.py``)."""
+        cfg = self.config
+        return Pool(self._project.store, pool_max=cfg.strategy.pool_max, max_tries=cfg.strategy.max_tries,
+                    goal=cfg.metric.goal)
+
+    def meta(self, key: str) -> str | None:
+        return self._project.store.meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._project.store.set_meta(key, value)
 
     def memory_text(self) -> str:
         return self._project.memory.render()

@@ -24,6 +24,7 @@ from .answers import (SUBMIT_PLAN, SUBMIT_REFLECTION, plan_from, reflection_from
 from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
 from .tools import Toolbox, ToolPolicy
 from .usage import Price
+from .strategy import Strategy
 from .workers import WORKERS, Agent, Outcome, prompt, run_worker
 
 # the leader's input ----------------------------------------------------------------------------
@@ -82,15 +83,19 @@ class LLMPlanner:
         self.policy = policy
         self.name = f"{provider.name}:{provider.model}"
         self._idea_calls: list[dict] = []
+        self.strategy = Strategy(bench)
 
     # THINK -------------------------------------------------------------------------------------
 
     async def think(self, ctx: ThinkContext) -> Plan | None:
         self._idea_calls = []
         self.agent.enter(Phase.THINK, ctx.cycle)
-        conv = self.agent.conversation("leader think", prompt("leader_think.md"), [SUBMIT_PLAN], rolling=False)
+        role = self.strategy.role_for(ctx)
+        conv = self.agent.conversation(f"leader think{f' {role.role}' if role else ''}", prompt("leader_think.md"),
+                                       [SUBMIT_PLAN], rolling=False)
         brief, changing = leader_parts(ctx)
-        conv.add_user(changing, stable=brief)
+        extra = [t for t in (self.strategy.role_text(role), self.strategy.pool_text()) if t]
+        conv.add_user("\n\n".join([changing, *extra]), stable=brief)
         known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
@@ -104,6 +109,8 @@ class LLMPlanner:
         plan = plan_from(data)
         if plan.action == "report":
             await self._write_report(None, plan.hypothesis)
+        elif plan.action == "experiment":
+            plan = self.strategy.select(data, role, ctx)
         return plan
 
     async def _structured(self, conv: Conversation, spec: ToolSpec, validate: Callable[[dict], list[str]],
@@ -151,6 +158,7 @@ class LLMPlanner:
         for call in self._idea_calls:
             self.bench.tool_call(trial, call)
         self._idea_calls = []
+        runner = self.strategy.gate(runner)
         toolbox = Toolbox(self.bench, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
         try:
             outcome = await run_worker(self.agent, WORKERS["code"], self._code_task(plan, trial), toolbox,
@@ -197,6 +205,7 @@ class LLMPlanner:
     # REFLECT -----------------------------------------------------------------------------------
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
+        self.strategy.finished(trial)     # the pool counts the result before any request that may fail
         self.agent.enter(Phase.REFLECT, ctx.cycle, trial.id)
         conv = self.agent.conversation("leader reflect", prompt("leader_reflect.md"), [SUBMIT_REFLECTION],
                                        rolling=False)

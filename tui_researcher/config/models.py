@@ -74,6 +74,7 @@ Mode = _one_of("local", "ssh", "slurm")
 Provider = _one_of("offline", "anthropic", "openai")
 Goal = _one_of("max", "min")
 Strategy = _one_of("grid", "random", "best_neighbour", "tpe")
+Selection = _one_of("ucb", "fifo")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
 Values = Annotated[list[Any], AfterValidator(_checked(_values_problem))]
 
@@ -185,6 +186,15 @@ class ExecutionConfig(Section):
         return self
 
 
+class Specialist(Section):
+    """A role of its own in the loop: its focus text reaches the leader's THINK for that role's trials."""
+
+    role: str = Field(min_length=1)
+    focus: str = ""
+    model: str | None = None
+    """This role's own model (same provider); empty: agent.model."""
+
+
 class AgentConfig(Section):
     provider: Provider = "offline"
     model: str = ""
@@ -209,6 +219,17 @@ class AgentConfig(Section):
     """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
     paper_search_url: str = "https://export.arxiv.org/api/query"
     """The arXiv-compatible query endpoint the idea worker searches."""
+    specialists: list[Specialist] = Field(default_factory=list)
+    """Roles (architecture, optimisation, data, ...) that share the ledger and the hypothesis pool."""
+
+    @field_validator("specialists")
+    @classmethod
+    def _roles_differ(cls, value: list[Specialist]) -> list[Specialist]:
+        roles = [s.role for s in value]
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise config_error(f"role {twice[0]!r} appears twice: each specialist needs its own role")
+        return value
 
     @field_validator("max_cycles", mode="before")
     @classmethod
@@ -334,6 +355,17 @@ class SearchConfig(Section):
         return self
 
 
+class StrategyConfig(Section):
+    """The LLM leader's hypothesis pool (``hypotheses.py``)."""
+
+    selection: Selection = "ucb"
+    ucb_c: float = Field(0.5, ge=0)
+    """Weight of the exploration bonus in the upper-confidence score."""
+    pool_max: int = Field(20, gt=0)
+    max_tries: int = Field(2, gt=0)
+    """Trials one hypothesis may get before it is done."""
+
+
 class Config(Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -345,6 +377,7 @@ class Config(Section):
     obsidian: ObsidianConfig = Field(default_factory=ObsidianConfig)
     metric: MetricConfig = Field(default_factory=MetricConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
 
     # Not keys of the file: set by load_config, so ``notices:`` or ``path:`` in the YAML is still unknown.
     _notices: list[str] = PrivateAttr(default_factory=list)
