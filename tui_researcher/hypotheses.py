@@ -118,7 +118,7 @@ class Choice:
 
 
 class Pool:
-    def __init__(self, store: Store, *, pool_max: int = 20, max_tries: int = 2, goal: str = "max") -> None:
+    def __init__(self, store: Store, *, pool_max: int = 20, max_tries: int = 1, goal: str = "max") -> None:
         self.store, self.pool_max, self.max_tries, self.goal = store, pool_max, max_tries, goal
         ensure_schema(store)
 

@@ -362,8 +362,9 @@ class StrategyConfig(Section):
     ucb_c: float = Field(0.5, ge=0)
     """Weight of the exploration bonus in the upper-confidence score."""
     pool_max: int = Field(20, gt=0)
-    max_tries: int = Field(2, gt=0)
-    """Trials one hypothesis may get before it is done."""
+    max_tries: int = Field(1, gt=0)
+    """Trials one hypothesis may get before it is done; above 1, a hypothesis's results weigh in its score
+    (worth it when results are noisy)."""
 
 
 class Config(Section):
