@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "hypotheses", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +78,13 @@ def _read_commands(sub) -> None:
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
+    pool = sub.add_parser("hypotheses", help="print the hypothesis pool (safe while it runs)", description=(
+        "Print the LLM leader's hypotheses, newest first: value (valuation and results), utility/quality/"
+        "exploration, tries, best result and status (open, running, done, retired and why)."))
+    pool.add_argument("project", nargs="?", default=".")
+    pool.add_argument("--config", type=Path, metavar="FILE")
+    pool.add_argument("--json", action="store_true", help="machine-readable output")
+
 
 
 def _host_commands(sub) -> None:
@@ -125,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(Path(args.project), args.config, as_json=args.json)
     if args.command == "export":
         return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
+    if args.command == "hypotheses":
+        return cmd_hypotheses(Path(args.project), args.config, as_json=args.json)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -237,6 +246,27 @@ def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path |
     said = write_export(where(project, config_path).paths, fmt, output)
     if said:
         print(said, file=sys.stderr)
+    return 0
+
+
+def cmd_hypotheses(project: Path, config_path: Path | None, *, as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from .hypotheses import COLUMNS, read_pool, table
+    from .status import open_store, where
+
+    _must_be_project(project)
+    store = open_store(where(project, config_path).paths)
+    rows = read_pool(store) if store is not None else None
+    if as_json:
+        print(json.dumps([asdict(h) for h in rows or []], indent=2))
+    elif not rows:
+        print("no hypotheses yet (the pool is the LLM leader's: agent.provider anthropic or openai)")
+    else:
+        cells = [COLUMNS, *table(rows)]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS) - 1)]
+        for r in cells:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
 
 

@@ -254,3 +254,20 @@ def _unit(value: Any) -> float:
         return min(1.0, max(0.0, float(value)))
     except (TypeError, ValueError):
         return 0.5
+
+
+COLUMNS = ("id", "role", "status", "value", "U/Q/E", "tries", "best", "hypothesis")
+
+
+def table(rows: list[Hypothesis]) -> list[tuple[str, ...]]:
+    """The pool as rows of text: the CLI's ``hypotheses`` and the app's view show the same columns."""
+    return [(f"h{h.id}", h.role or "-", h.status + (f" ({h.why[:60]})" if h.status == "retired" and h.why else ""),
+             f"{h.value:.2f}", f"{h.utility:.1f}/{h.quality:.1f}/{h.exploration:.1f}", str(h.tries),
+             "-" if h.best is None else f"{h.best:.4g}", " ".join(h.text.split())[:100]) for h in rows]
+
+
+def read_pool(store: Store, limit: int = 200) -> list[Hypothesis] | None:
+    """The newest hypotheses for a reader (another process): None when the project never had a pool."""
+    if store.meta("hypotheses_schema") is None:
+        return None
+    return Pool(store).newest(limit)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.agents.conftest import dry, launch, plan, reflection, run_loop
-from tests.helpers import latest_trials, max_concurrency, read_ledger
+from tests.helpers import cli, latest_trials, max_concurrency, read_ledger
 from tui_researcher.config.models import Specialist
 from tui_researcher.hypotheses import Pool
 from tui_researcher.store import Store
@@ -51,6 +51,20 @@ async def test_think_proposes_three_hypotheses_and_the_highest_score_runs(sample
     assert parts["score"] == pytest.approx(0.8) and parts["prior"] == pytest.approx(0.8)
     assert (chosen.tries, chosen.outcomes, chosen.best) == (1, 1, trial["metric"])
     assert "hypothesis pool" in text_of(fake.of("think")[0]).lower()
+
+    shown = cli("hypotheses", str(sample_project), check=True).stdout.splitlines()
+    assert shown[0].split()[:4] == ["id", "role", "status", "value"]
+    wide = next(line for line in shown if "a wider layer" in line).split()
+    assert wide[:7] == [f"h{chosen.id}", "-", "done", f"{chosen.value:.2f}", "0.9/0.8/0.7", "1",
+                        f"{trial['metric']:.4g}"]
+    assert any(line.split()[2] == "open" and "more epochs" in line for line in shown)
+    listed = json.loads(cli("hypotheses", str(sample_project), "--json", check=True).stdout)
+    assert {h["text"]: h["status"] for h in listed}["more epochs"] == "open"
+
+
+def test_the_hypotheses_command_on_a_project_without_a_pool(sample_project):
+    proc = cli("hypotheses", str(sample_project), check=True)
+    assert proc.stdout.startswith("no hypotheses yet") and not (sample_project / "workspace" / "researcher.db").exists()
 
 
 @pytest.mark.parametrize("provider", ["openai"])
