@@ -105,7 +105,7 @@ async def test_the_worker_gets_the_lineage_and_its_parent_trials_diff(sample_pro
 @pytest.mark.parametrize("provider", ["openai"])
 async def test_specialists_are_tagged_and_their_trials_run_side_by_side(sample_project, config, fake, provider):
     config.agent.specialists = [Specialist(role="arch", focus="model architecture"),
-                                Specialist(role="optim", focus="learning rate and schedule")]
+                                Specialist(role="optim", focus="learning rate and schedule", model="gpt-6-mini")]
     config.experiment.max_parallel = 2
     wait = ("import os, sys, time\nif '--dry-run' in sys.argv: sys.exit(0)\nend = time.time() + 30\n"
             "while not os.path.exists('b_started') and time.time() < end: time.sleep(0.05)\nprint('val_acc=0.6')\n")
@@ -127,3 +127,24 @@ async def test_specialists_are_tagged_and_their_trials_run_side_by_side(sample_p
     assert {h.role for h in pool_of(sample_project).newest()} == {"arch", "optim"}
     plans = [e for e in controller.seen if type(e).__name__ == "PlanProposed"]
     assert [p.role for p in plans] == ["arch", "optim"]
+    # the optim specialist's own model serves its THINK and its trial's code worker; arch uses agent.model
+    assert [s.body["model"] for s in fake.of("think")] == ["gpt-6-sol", "gpt-6-mini"]
+    models = {s.body["model"] for s in fake.of("code") if "Trial t0002" in text_of(s)}
+    assert models == {"gpt-6-mini"}
+
+
+@pytest.mark.parametrize("provider", ["openai"])
+async def test_a_pivot_hands_the_next_think_to_the_next_specialist(sample_project, config, fake, provider):
+    config.agent.specialists = [Specialist(role="arch", focus="architecture"), Specialist(role="data", focus="data")]
+    fake.script("think", plan(CMD))
+    fake.script("code", dry(CMD), launch(CMD))
+    fake.script("reflect", reflection())
+
+    def pivot(controller) -> None:
+        controller.state.pivot = "no improvement in 5 trials"
+
+    controller = await run_loop(sample_project, config, prepare=pivot)
+
+    assert latest_trials(sample_project)["t0001"]["role"] == "data"
+    assert "You are the data specialist" in text_of(fake.of("think")[0])
+    assert any("pivot: the data specialist takes over" in getattr(e, "text", "") for e in controller.seen)

@@ -76,10 +76,13 @@ def _metrics(trial: Trial) -> str:
 class LLMPlanner:
     """THINK, EXECUTE and REFLECT through one provider; replaces the offline planner, nothing else."""
 
-    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy) -> None:
+    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy, *,
+                 role_providers: dict[str, Provider] | None = None) -> None:
         self.bench = bench
         self.config = bench.config
-        self.agent = Agent(bench, provider, pricing)
+        self.agent = self.main = Agent(bench, provider, pricing)
+        self.role_agents = {role: Agent(bench, p, pricing) for role, p in (role_providers or {}).items()}
+        """Specialists with a model of their own: their THINK and their trials' code worker use it."""
         self.policy = policy
         self.name = f"{provider.name}:{provider.model}"
         self._idea_calls: list[dict] = []
@@ -89,8 +92,9 @@ class LLMPlanner:
 
     async def think(self, ctx: ThinkContext) -> Plan | None:
         self._idea_calls = []
-        self.agent.enter(Phase.THINK, ctx.cycle)
         role = self.strategy.role_for(ctx)
+        self.agent = self.role_agents.get(role.role if role else "", self.main)
+        self.agent.enter(Phase.THINK, ctx.cycle)
         conv = self.agent.conversation(f"leader think{f' {role.role}' if role else ''}", prompt("leader_think.md"),
                                        [SUBMIT_PLAN], rolling=False)
         brief, changing = leader_parts(ctx)
@@ -154,6 +158,7 @@ class LLMPlanner:
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         trial = runner.trial
+        self.agent = self.role_agents.get(trial.role, self.main)
         self.agent.enter(Phase.EXECUTE, trial.cycle)
         for call in self._idea_calls:
             self.bench.tool_call(trial, call)
@@ -206,6 +211,7 @@ class LLMPlanner:
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
         self.strategy.finished(trial)     # the pool counts the result before any request that may fail
+        self.agent = self.main
         self.agent.enter(Phase.REFLECT, ctx.cycle, trial.id)
         conv = self.agent.conversation("leader reflect", prompt("leader_reflect.md"), [SUBMIT_REFLECTION],
                                        rolling=False)
@@ -224,7 +230,8 @@ class LLMPlanner:
 
     async def close(self) -> None:
         """Release the provider's connections (the CLI process ends anyway; tests run many loops)."""
-        await self.agent.provider.close()
+        for agent in (self.main, *self.role_agents.values()):
+            await agent.provider.close()
 
     # reports and memory ---------------------------------------------------------------------------
 
