@@ -216,15 +216,16 @@ class Pool:
         h, _ = found
         if h.last_trial != trial.id or h.status != "running":
             return h        # counted already (a REFLECT owed again after a restart), or retired meanwhile
-        changes: dict[str, Any] = {"status": "done" if h.tries >= self.max_tries else "open"}
-        if trial.status != TrialStatus.DRY_RUN_FAILED and trial.status != TrialStatus.CANCELLED:
-            changes.update(outcomes=h.outcomes + 1, reward=h.reward + reward(trial))
-            if better(trial.metric, h.best, self.goal):
-                changes["best"] = trial.metric
-            with self.store.transaction():
-                self.store.set_meta("hypotheses_outcomes", str(self.total_outcomes() + 1))
-                self._set(h.id, **changes)
-        else:
+        if trial.status in (TrialStatus.DRY_RUN_FAILED, TrialStatus.CANCELLED):
+            self._set(h.id, status="open")      # it never trained: a try is a result (a second failed dry-run retires)
+            return self.get(h.id)
+        outcomes = h.outcomes + 1
+        changes: dict[str, Any] = {"status": "done" if outcomes >= self.max_tries else "open", "outcomes": outcomes,
+                                   "reward": h.reward + reward(trial)}
+        if better(trial.metric, h.best, self.goal):
+            changes["best"] = trial.metric
+        with self.store.transaction():
+            self.store.set_meta("hypotheses_outcomes", str(self.total_outcomes() + 1))
             self._set(h.id, **changes)
         return self.get(h.id)
 

@@ -142,8 +142,7 @@ class Lineage:
     def line(self, trial: Trial, parent: Trial | None = None) -> str:
         value = "-" if trial.metric is None else f"{trial.metric:.6g}"
         result = f"{trial.status} {self.metric}={value}" + (f" ({trial.label[:80]})" if trial.label else "")
-        role = getattr(trial, "role", "")
-        parts = [f"{trial.id}{f' [{role}]' if role else ''} {result}"]
+        parts = [f"{trial.id}{f' [{trial.role}]' if trial.role else ''} {result}"]
         if trial.hypothesis:
             parts.append(f"hypothesis: {' '.join(trial.hypothesis.split())[:100]}")
         parts.append(f"changed: {self.changes(trial, parent)}")
@@ -164,8 +163,8 @@ class Lineage:
         recent_lines = [self.line(t, self._parent(t)) for t in recent]
         failure_lines = [f"{g.n}x {g.status}: {g.label[:120] or 'no label'} (e.g. {g.example})"
                          for g in failure_groups(self.store)]
-        return [("Best chain (oldest first, the best last)", chain_lines), ("Last trials", recent_lines),
-                ("Failures by label (one example each)", failure_lines)]
+        return [("Best chain (oldest first, the best last)", 0.4, chain_lines), ("Last trials", 0.35, recent_lines),
+                ("Failures by label (one example each)", 0.25, failure_lines)]
 
     def _parent(self, trial: Trial) -> Trial | None:
         data = self.store.trial(trial.parent) if trial.parent else None
@@ -174,16 +173,16 @@ class Lineage:
     def render(self) -> str:
         """Each section gets a share of the budget; what one leaves unused passes to the next. The best
         trial (the chain's last line) is kept before its ancestors."""
-        sections = [(title, lines) for title, lines in self.sections() if lines]
+        sections = [(title, share, lines) for title, share, lines in self.sections() if lines]
         if not sections:
             return "no trials yet"
-        shares = {"Best": 0.4, "Last": 0.35, "Failures": 0.25}
         out: list[str] = []
         spare = 0.0
-        for title, lines in sections:
-            budget = self.max_chars * shares[title.split()[0]] + spare
-            kept = _fit(f"## {title}", lines[::-1] if title.startswith("Best") else lines, budget)
-            if kept and title.startswith("Best"):
+        for title, share, lines in sections:
+            chain = title.startswith("Best")
+            budget = self.max_chars * share + spare
+            kept = _fit(f"## {title}", lines[::-1] if chain else lines, budget)
+            if kept and chain:
                 kept = [kept[0], *kept[1:][::-1]]
             used = sum(len(l) + 1 for l in kept)
             spare = max(0.0, budget - used)

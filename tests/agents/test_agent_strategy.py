@@ -10,6 +10,7 @@ import pytest
 from tests.agents.conftest import dry, launch, plan, reflection, run_loop
 from tests.helpers import cli, latest_trials, max_concurrency, read_ledger
 from tui_researcher.config.models import Specialist
+from tui_researcher.events import ToolReturned
 from tui_researcher.hypotheses import Pool
 from tui_researcher.store import Store
 
@@ -75,12 +76,16 @@ async def test_a_hypothesis_whose_dry_run_fails_twice_is_retired_without_a_launc
     fake.script("code", dry(bad), dry(bad), launch(bad))
     fake.script("reflect", reflection())
 
-    await run_loop(sample_project, config)
+    controller = await run_loop(sample_project, config)
 
     trial = latest_trials(sample_project)["t0001"]
     assert trial["status"] == "dry_run_failed"
     assert "launched" not in [e["event"] for e in read_ledger(sample_project)]
     assert fake.count("code") == 2            # the launch was never even asked for
+    calls = trial["tool_calls"]
+    assert [c["ok"] for c in calls] == [True, False] and "retired" in calls[1]["result"]
+    returned = [e for e in controller.seen if isinstance(e, ToolReturned)]
+    assert len(returned) == 2 and "retired" in returned[1].result
     (h,) = pool_of(sample_project).newest()
     assert h.status == "retired" and h.dry_fails == 2 and "without a training run" in h.why
 

@@ -75,7 +75,11 @@ def test_past_pool_max_the_oldest_low_value_open_ones_retire(store):
 def test_two_failed_dry_runs_retire_a_hypothesis(store):
     pool = Pool(store)
     (h,) = pool.add([proposal("a", 1, 1, 1)])
-    assert pool.dry_run_failed(h) is False and pool.get(h).status == "open"
+    pool.started(pool.choose("ucb", 1.0), "t0001")
+    assert pool.dry_run_failed(h) is False
+    pool.finished(Trial(id="t0001", cycle=1, status=TrialStatus.DRY_RUN_FAILED))
+    assert pool.get(h).status == "open" and pool.get(h).outcomes == 0     # it never trained: offered again
+    pool.started(pool.choose("ucb", 1.0), "t0002")
     assert pool.dry_run_failed(h) is True
     assert pool.get(h).status == "retired" and "dry-run failed 2 times" in pool.get(h).why
     assert pool.choose("ucb", 1.0) is None

@@ -65,13 +65,14 @@ class Strategy:
     def select(self, data: dict[str, Any], role: Specialist | None, ctx: ThinkContext) -> Plan:
         """Store the THINK's proposals, then choose the one to run by the configured rule."""
         name = role.role if role else ""
-        ids = self.pool.add(proposals_from(data, name))
+        proposals = proposals_from(data, name)
+        ids = self.pool.add(proposals)
         cfg = self.config.strategy
         choice = self.pool.choose(cfg.selection, cfg.ucb_c, roles=(name,) if name else (),
                                   avoid=tuple(t.role for t in ctx.running if t.role))
         if choice is None:      # every proposal retired at once (a pool_max of 1): run the first as asked
             self.pending = None
-            return plan_of(proposals_from(data, name)[0].text, proposals_from(data, name)[0].plan, name)
+            return plan_of(proposals[0].text, proposals[0].plan, name)
         self.pending = choice
         h = choice.hypothesis
         parts = ", ".join(f"{k}={v}" for k, v in choice.parts.items() if k in ("prior", "mean", "bonus", "score"))
