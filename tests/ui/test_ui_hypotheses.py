@@ -39,3 +39,22 @@ async def test_h_shows_the_pool_with_value_tries_best_and_status(recording, repl
         assert rows["more epochs"][2] == "open" and list(rows)[0] == "more epochs"      # newest first
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the dashboard again")
+
+
+async def test_the_trials_view_shows_each_trials_role(tmp_path, xdg_config):
+    from tests.ui.test_ui_trials_view import attached, make_project, open_trials
+    from tui_researcher.ledger import Ledger
+
+    project = make_project(tmp_path, 3)
+    store = Store(project / "workspace" / "researcher.db")
+    Ledger(store).record(Trial(id="t000004", cycle=4, hypothesis="widen the layer", role="arch",
+                               status=TrialStatus.KEEP, metric=0.99), "finished")
+    store.close()
+    app = attached(project, xdg_config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        table = await open_trials(pilot)
+        await wait_until(pilot, lambda: table.count == 4, what="the four trials")
+        lines = ["".join(s.text for s in table.render_line(y)) for y in range(table.size.height)]
+        row = next(line for line in lines if "t000004" in line)
+        assert "[arch] widen the layer" in row
+        assert not any("[" in line for line in lines if "t000001" in line)     # no role, no tag
