@@ -19,7 +19,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .store import Store, dumps
 from .trial import Trial, TrialStatus, better
@@ -228,6 +228,17 @@ class Pool:
             self.store.set_meta("hypotheses_outcomes", str(self.total_outcomes() + 1))
             self._set(h.id, **changes)
         return self.get(h.id)
+
+    def reopen_interrupted(self, trial_of: Callable[[str], Trial | None]) -> list[int]:
+        """Running hypotheses whose trial never launched (the controller stopped first): open again, the try
+        given back, as the trial's configuration is."""
+        reopened = []
+        for h in self.live():
+            trial = trial_of(h.last_trial) if h.status == "running" else None
+            if h.status == "running" and (trial is None or trial.status == TrialStatus.INTERRUPTED):
+                self._set(h.id, status="open", tries=max(0, h.tries - 1))
+                reopened.append(h.id)
+        return reopened
 
     def _set(self, hid: int, **changes: Any) -> None:
         sets = ", ".join(f"{k}=?" for k in changes)

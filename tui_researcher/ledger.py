@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any, Iterable, Iterator
 
+from .lineage import Lineage
 from .store import Store
 from .trial import Trial
 
@@ -94,5 +95,4 @@ class Ledger:
 
     def lineage(self, goal: str, metric: str = "metric", max_chars: int = 3000) -> str:
         """The bounded lineage view for prompts (``lineage.Lineage``), never the whole ledger."""
-        from .lineage import Lineage      # lineage reads trials through the store, as the ledger does
         return Lineage(self.store, goal, metric, max_chars).render()

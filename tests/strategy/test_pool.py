@@ -101,3 +101,15 @@ def test_an_existing_store_takes_the_pool_schema_once(tmp_path):
     ensure_schema(store)
     ensure_schema(store)
     assert store.query("SELECT name FROM sqlite_master WHERE name='hypotheses'") == [("hypotheses",)]
+
+
+def test_a_hypothesis_whose_trial_never_launched_is_open_again(store):
+    pool = Pool(store)
+    a, b = pool.add([proposal("a", 1, 1, 1), proposal("b", 0.5, 0.5, 0.5)])
+    pool.started(pool.choose("ucb", 1.0), "t0001")
+    pool.started(pool.choose("ucb", 1.0), "t0002")
+    trials = {"t0001": Trial(id="t0001", cycle=1, status=TrialStatus.INTERRUPTED),
+              "t0002": Trial(id="t0002", cycle=2, status=TrialStatus.RUNNING)}
+    assert pool.reopen_interrupted(trials.get) == [a]
+    assert (pool.get(a).status, pool.get(a).tries) == ("open", 0)
+    assert pool.get(b).status == "running"                  # its trial runs: it stays taken

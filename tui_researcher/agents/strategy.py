@@ -65,6 +65,7 @@ class Strategy:
     def select(self, data: dict[str, Any], role: Specialist | None, ctx: ThinkContext) -> Plan:
         """Store the THINK's proposals, then choose the one to run by the configured rule."""
         name = role.role if role else ""
+        self.pool.reopen_interrupted(self.bench.trial)
         proposals = proposals_from(data, name)
         ids = self.pool.add(proposals)
         cfg = self.config.strategy
