@@ -98,7 +98,7 @@ def main() -> None:
     print(row("  fixed part: system + schema", leader_fixed, REFERENCE["leader"]))
     print(row("input: brief", len(ctx.brief)))
     print(row("input: memory log (capped at 2,000)", len(ctx.memory)))
-    print(row("input: lineage (best + last 5)", len(ctx.lineage)))
+    print(row("input: lineage (chain, last, failures)", len(ctx.lineage)))
     print(row("input, whole (brief+memory+lineage+now)", len(think_input)))
     print(row("  whole request: fixed + input", leader_fixed + len(think_input), REFERENCE["leader"]))
     print("code worker")

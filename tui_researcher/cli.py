@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "report", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "report", "hypotheses", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +85,12 @@ def _read_commands(sub) -> None:
     report.add_argument("project", nargs="?", default=".")
     report.add_argument("--config", type=Path, metavar="FILE")
     report.add_argument("-o", "--output", type=Path, metavar="DIR", help="directory (default: PROJECT/report)")
+    pool = sub.add_parser("hypotheses", help="print the hypothesis pool (safe while it runs)", description=(
+        "Print the LLM leader's hypotheses, newest first: value (valuation and results), utility/quality/"
+        "exploration, tries, best result and status (open, running, done, retired and why)."))
+    pool.add_argument("project", nargs="?", default=".")
+    pool.add_argument("--config", type=Path, metavar="FILE")
+    pool.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 
@@ -135,6 +141,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
     if args.command == "report":
         return cmd_report(Path(args.project), args.config, args.output)
+    if args.command == "hypotheses":
+        return cmd_hypotheses(Path(args.project), args.config, as_json=args.json)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -270,6 +278,24 @@ def cmd_report(project: Path, config_path: Path | None, output: Path | None) -> 
                            project=config.project.name or paths.root.name, metric=config.metric.name,
                            goal=config.metric.goal)
     print(f"report written to {md} (plot: {svg.name})")
+def cmd_hypotheses(project: Path, config_path: Path | None, *, as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from .hypotheses import COLUMNS, read_pool, table
+    from .status import open_store, where
+
+    _must_be_project(project)
+    store = open_store(where(project, config_path).paths)
+    rows = read_pool(store) if store is not None else None
+    if as_json:
+        print(json.dumps([asdict(h) for h in rows or []], indent=2))
+    elif not rows:
+        print("no hypotheses yet (the pool is the LLM leader's: agent.provider anthropic or openai)")
+    else:
+        cells = [COLUMNS, *table(rows)]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS) - 1)]
+        for r in cells:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
 
 

@@ -296,7 +296,8 @@ class Controller:
         directive = self.directive.read()
         return ThinkContext(
             cycle=self.state.cycle, brief=brief, memory=self.memory.render(), directive=directive,
-            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal),
+            pivot=self.state.pivot, lineage=self.ledger.lineage(self.config.metric.goal, self.config.metric.name,
+                                                                 self.config.memory.lineage_max_chars),
             running=self.running_trials(), free_slots=self._free_slots(),
             goal=self.config.metric.goal, metric=self.config.metric.name)
 
@@ -379,12 +380,12 @@ class Controller:
         self.state.next_trial += 1
         trial = Trial(id=tid, cycle=ctx.cycle, parent=plan.parent, hypothesis=plan.hypothesis, task=plan.task,
                       success_criteria=plan.success_criteria, command=plan.command, argv=list(plan.argv),
-                      params=dict(plan.params), run_dir=f"runs/{tid}")
+                      params=dict(plan.params), run_dir=f"runs/{tid}", role=plan.role)
         self.project.commit(trial, "planned")     # the trial and the advanced id, together
         failpoint("planned")
         self.emit(PlanProposed(trial_id=trial.id, cycle=trial.cycle, hypothesis=plan.hypothesis, task=plan.task,
                                success_criteria=plan.success_criteria, worker=plan.worker, params=plan.params,
-                               command=plan.command, directive=ctx.directive))
+                               command=plan.command, directive=ctx.directive, role=plan.role))
         return trial
 
     def _default_backend(self) -> Backend:

@@ -59,7 +59,7 @@ class PhaseChanged(Event):
 @dataclass(frozen=True, slots=True)
 class PlanProposed(Event):
     kind: ClassVar[str] = "plan"
-    TEXT: ClassVar[tuple[str, ...]] = ("hypothesis", "success_criteria", "worker", "params", "command")
+    TEXT: ClassVar[tuple[str, ...]] = ("hypothesis", "success_criteria", "worker", "params", "command", "role")
     LINES: ClassVar[tuple[str, ...]] = ("task", "directive")
     trial_id: str
     cycle: int
@@ -70,6 +70,7 @@ class PlanProposed(Event):
     params: dict = field(default_factory=dict)
     command: str = ""
     directive: str = ""
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,8 @@ def _entries(event: Event, verbose: bool) -> list[tuple[str, str]]:
         return [("PHASE", f"cycle={event.cycle} phase={event.phase.replace(' ', '_')}{detail}")]
     if isinstance(event, PlanProposed):
         params = " ".join(f"{k}={v}" for k, v in event.params.items())
-        out = [("PLAN", f"trial={event.trial_id} cycle={event.cycle} {params}  {event.hypothesis}")]
+        role = f" role={event.role}" if event.role else ""
+        out = [("PLAN", f"trial={event.trial_id} cycle={event.cycle}{role} {params}  {event.hypothesis}")]
         if event.command:
             out.append(("PLAN", f"trial={event.trial_id} command: {event.command}"))
         return out

@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any, Iterable, Iterator
 
+from .lineage import Lineage
 from .store import Store
 from .trial import Trial
 
@@ -92,18 +93,6 @@ class Ledger:
     def __iter__(self) -> Iterator[Trial]:
         return (Trial.from_dict(d) for d in self.store.iter_trials())
 
-    def lineage(self, goal: str, last: int = 5) -> str:
-        """A compact slice for prompts: the best trial and the last few, never the whole ledger."""
-        lines = []
-        best = self.best(goal)
-        if best:
-            lines.append(f"best: {_line(best)}")
-        lines.extend(f"recent: {_line(t)}" for t in self.recent(last, finished=True))
-        return "\n".join(lines) or "no trials yet"
-
-
-def _line(t: Trial) -> str:
-    metric = "-" if t.metric is None else f"{t.metric:.6g}"
-    params = " ".join(f"{k}={v}" for k, v in t.params.items())
-    label = f" ({t.label[:80]})" if t.label else ""
-    return f"{t.id} {t.status} metric={metric} {params}{label}".strip()
+    def lineage(self, goal: str, metric: str = "metric", max_chars: int = 3000) -> str:
+        """The bounded lineage view for prompts (``lineage.Lineage``), never the whole ledger."""
+        return Lineage(self.store, goal, metric, max_chars).render()

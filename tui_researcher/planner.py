@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .config import Config
 from .config.models import PLACEHOLDER
 from .ledger import Ledger, params_key
+from .tpe import tpe_choice
 from .trial import Trial, TrialStatus
 
 
@@ -31,6 +32,8 @@ class Plan:
     worker: str = "code"
     parent: str | None = None
     action: str = "experiment"          # experiment | wait | report
+    role: str = ""
+    """The specialist role (agent.specialists) whose hypothesis this is."""
 
     @property
     def command(self) -> str:
@@ -120,6 +123,8 @@ class OfflinePlanner:
         self.keys = list(self.space)
         self.grid_from: dict[tuple, int] = {}
         """Per set of pinned values, how far grid order is known to be tried (the ledger only grows)."""
+        self.tpe = None
+        """search.strategy tpe: its study (``tpe.TPESearch``), rebuilt from the ledger at the first THINK."""
 
     # THINK ------------------------------------------------------------------
 
@@ -167,6 +172,8 @@ class OfflinePlanner:
             return baseline, "baseline configuration first, to have a reference", None
         if strategy == "grid":
             return pool.first(), "next point of the grid", None
+        if strategy == "tpe":
+            return tpe_choice(self, pool, best)
         if strategy == "random" or best is None or explore:
             return pool.any(), "explore: a random untried configuration", best.id if best else None
         neighbours = [n for n in neighbours if self._key(n) not in tried]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .config import Config
 from .ledger import Ledger
+from .hypotheses import ensure_schema as ensure_pool
+from .lineage import ensure_schema as ensure_lineage
 from .memory import Memory
 from .migrate import migrate_legacy
 from .paths import ProjectPaths
@@ -25,6 +27,8 @@ class Project:
         self.name = config.project.name or self.paths.root.name
         self.store = Store(self.paths.store)
         self.notices: list[str] = [line] if (line := migrate_legacy(self.paths, self.store)) else []
+        ensure_lineage(self.store)
+        ensure_pool(self.store)
         self.ledger = Ledger(self.store)
         self.state = State.load(self.store)
         self.memory = Memory.load(self.paths.memory, config.memory)

@@ -24,7 +24,7 @@ from .state import ProjectLock, State
 from .store import Store, StoreError
 
 CSV_FIELDS = ("id", "cycle", "parent", "status", "metric", "label", "host", "gpus", "job_id", "pid", "started",
-              "ended", "duration", "exit_code", "params", "command", "hypothesis", "decision")
+              "ended", "duration", "exit_code", "params", "command", "hypothesis", "decision", "role")
 
 
 def open_store(paths: ProjectPaths) -> Store | None:

@@ -106,6 +106,8 @@ class Trial:
     metrics: dict[str, float] = field(default_factory=dict)
     duration: float | None = None
     decision: str = ""
+    role: str = ""
+    """The specialist role (agent.specialists) that proposed it; empty: no roles."""
     tool_calls: list[dict] = field(default_factory=list)
     dry_run: dict[str, Any] = field(default_factory=dict)
 

@@ -11,6 +11,8 @@ from .backends.base import Backend
 from .bus import EventBus
 from .config import Config
 from .events import Event, MemoryChanged, UsageChanged
+from .hypotheses import Pool
+from .lineage import add_diff, full_diff
 from .paths import ProjectPaths
 from .project import Project
 from .state import Usage
@@ -64,6 +66,17 @@ class Workbench:
         facts = gather(p.store, project=p.name, metric=p.config.metric.name, goal=p.config.metric.goal,
                        brief=p.paths.root / p.config.project.brief)
         return markdown(facts, plot=None, rows=rows)
+    def pool(self) -> Pool:
+        """The hypothesis pool in the project's store (``hypotheses.py``)."""
+        cfg = self.config
+        return Pool(self._project.store, pool_max=cfg.strategy.pool_max, max_tries=cfg.strategy.max_tries,
+                    goal=cfg.metric.goal)
+
+    def meta(self, key: str) -> str | None:
+        return self._project.store.meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._project.store.set_meta(key, value)
 
     def memory_text(self) -> str:
         return self._project.memory.render()
@@ -82,6 +95,17 @@ class Workbench:
     def tool_call(self, trial: Trial, record: dict) -> None:
         """A stream of its own: the trial's record is not rewritten per call."""
         self._project.ledger.tool_call(trial, record)
+
+    def add_diff(self, trial: Trial, path: str, old: str, new: str) -> None:
+        """A file the trial's worker wrote, as a diff: the lineage's "what it changed"."""
+        add_diff(self._project.store, trial.id, path, old, new)
+
+    def lineage(self) -> str:
+        cfg = self.config
+        return self._project.ledger.lineage(cfg.metric.goal, cfg.metric.name, cfg.memory.lineage_max_chars)
+
+    def diff(self, trial_id: str) -> str:
+        return full_diff(self._project.store, trial_id)
 
     def remember(self, decision: str) -> None:
         memory = self._project.memory

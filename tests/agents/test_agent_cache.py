@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.agents.conftest import KEY, dry, launch, long_brief, plan, reflection, run_loop, script_cycles
-from tests.agents.fake_cache import MINIMUM, PromptCache, TooManyBreakpoints
+from tests.agents.fake_cache import MINIMUM, PromptCache, TooManyBreakpoints, canonical, tokens
 from tui_researcher.events import Notice
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
@@ -111,8 +111,10 @@ async def test_leader_prefix_under_the_minimum_gets_no_cache(sample_project, con
 
     await run_loop(sample_project, config, cycles=3)
 
+    brief = (sample_project / "PROJECT_BRIEF.md").read_text()
     for seen in fake.of("think"):
-        assert prompt_tokens(seen) < MINIMUM
+        system = seen.body.get("system") or seen.body["messages"][0]["content"]
+        assert tokens(canonical(seen.body.get("tools"), system, brief)) < MINIMUM     # the stable prefix
         assert seen.usage["cache_read"] == seen.usage["cache_write"] == 0
 
 

@@ -43,6 +43,11 @@ def test_a_complete_plan_is_valid():
     ({"params": {"lr": [0.1, 0.2]}}, "params.lr must be a string, number or boolean, got list"),
     ({"parent": "t9999"}, "parent 't9999' is not a trial in the ledger"),
     ({"command": "python train.py"}, "unknown field(s) command"),
+    ({"utility": 1.5}, "utility must be from 0 to 1, got 1.5"),
+    ({"hypotheses": [{"task": "x"}]}, "hypotheses[0]: hypothesis is required"),
+    ({"hypotheses": [{"hypothesis": "y", "quality": -1}]}, "hypotheses[0]: quality must be from 0 to 1"),
+    ({"hypotheses": [{"hypothesis": "y", "parent": "t9999"}]}, "hypotheses[0]: parent 't9999' is not a trial"),
+    ({"hypotheses": "many"}, "hypotheses must be an array, got str"),
 ])
 def test_an_invalid_plan_names_what_is_wrong(change, error):
     errors = validate_plan({**GOOD, **change}, known_trial=known)
@@ -50,7 +55,8 @@ def test_an_invalid_plan_names_what_is_wrong(change, error):
 
 
 VALID = {"action": "experiment", "worker": "idea", "hypothesis": "h", "task": "t", "success_criteria": "s",
-         "params": {"lr": 0.1}, "parent": "t0001"}
+         "params": {"lr": 0.1}, "parent": "t0001", "utility": 0.9, "quality": 0, "exploration": 1,
+         "hypotheses": [{"hypothesis": "h2", "utility": 0.3, "parent": "t0001", "params": {"lr": 0.3}}]}
 
 
 def test_every_schema_valid_plan_passes_the_checker():
@@ -100,8 +106,8 @@ def test_leader_input_stays_bounded_after_a_thousand_trials(tmp_path):
 
     text = leader_input(ctx)
 
-    assert len(text) < 3000 + 2000 + 1000
-    assert "best: t0970" in text and "t1000" in text and "t0500" not in text
+    assert len(text) < 3000 + 2000 + MemoryConfig().lineage_max_chars + 500
+    assert "## Best chain" in text and "t0970 keep" in text and "t1000" in text and "t0500" not in text
 
 
 def _pricing(tmp_path: Path, pricing: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from dataclasses import replace
 from typing import Any, Callable
 
 from ..backends.helper import SECRET_ENV
@@ -30,21 +31,27 @@ DEFAULTS = {
 def make_planner(config: Config) -> Callable[[Any], Any]:
     """A factory ``workbench -> planner``; the provider's client is made once, here, for the whole run."""
     settings = provider_settings(config)
-    if settings.name == "anthropic":
-        from .providers.anthropic import AnthropicProvider
-        provider: Any = AnthropicProvider(settings)
-    else:
-        from .providers.openai import OpenAIProvider
-        provider = OpenAIProvider(settings)
+    provider = _provider(settings)
+    by_role = {s.role: _provider(replace(settings, model=s.model)) for s in config.agent.specialists
+               if s.model and s.model != settings.model}
     _not_dumpable()
     secret_env = tuple(n for n in (config.agent.api_key_env, config.agent.auth_token_env,
                                    settings.credential_env) if n)
 
     def factory(bench: Any) -> Any:
         from .leader import LLMPlanner
-        return LLMPlanner(bench, provider, config.agent.pricing, ToolPolicy.from_config(config, secret_env))
+        return LLMPlanner(bench, provider, config.agent.pricing, ToolPolicy.from_config(config, secret_env),
+                          role_providers=by_role)
 
     return factory
+
+
+def _provider(settings: Settings) -> Any:
+    if settings.name == "anthropic":
+        from .providers.anthropic import AnthropicProvider
+        return AnthropicProvider(settings)
+    from .providers.openai import OpenAIProvider
+    return OpenAIProvider(settings)
 
 
 def provider_settings(config: Config) -> Settings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from ..hypotheses import Proposal
 from ..planner import Plan, Reflection
 from ..textsafe import inert, inert_lines
 from .providers import ToolSpec
@@ -27,14 +28,33 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
 
 
-SUBMIT_PLAN = ToolSpec("submit_plan", "Submit the next step of the research loop.", _object({
-    "action": {"type": "string", "enum": list(ACTIONS)},
-    "worker": {"type": "string", "enum": list(WORKERS), "description": "for experiment: code (the default) or idea"},
+def _unit(what: str) -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "maximum": 1, "description": what}
+
+
+HYPOTHESIS = {
     "hypothesis": {"type": "string", "pattern": NOT_BLANK, "description": "what you expect and why"},
     "task": {"type": "string", "description": "exact instructions for the worker (default: the hypothesis)"},
     "success_criteria": {"type": "string", "description": "metric value that counts as success"},
     "params": {"type": "object", "additionalProperties": SCALAR, "description": "knobs this trial sets"},
     "parent": {"type": "string", "description": "trial id this builds on"},
+    "utility": _unit("0-1: how much the metric gains if it works"),
+    "quality": _unit("0-1: how likely it is to work, as specified"),
+    "exploration": _unit("0-1: how far it is from what the trials already tried"),
+}
+VALUATION = ("utility", "quality", "exploration")
+
+
+def _bare(properties: dict[str, Any]) -> dict[str, Any]:
+    """The same fields without their descriptions: said once, at the top level (fewer tokens per THINK)."""
+    return {name: {k: v for k, v in sub.items() if k != "description"} for name, sub in properties.items()}
+
+SUBMIT_PLAN = ToolSpec("submit_plan", "Submit the next step of the research loop.", _object({
+    "action": {"type": "string", "enum": list(ACTIONS)},
+    "worker": {"type": "string", "enum": list(WORKERS), "description": "for experiment: code (the default) or idea"},
+    **HYPOTHESIS,
+    "hypotheses": {"type": "array", "items": _object(_bare(HYPOTHESIS), ["hypothesis"]),
+                   "description": "more hypotheses for the pool, fields as above"},
 }, ["action", "hypothesis"]))
 
 SUBMIT_REFLECTION = ToolSpec("submit_reflection", "Submit your reflection on the finished trial.", _object({
@@ -79,6 +99,14 @@ def _check_value(name: str, schema: dict[str, Any], value: Any) -> list[str]:
         return [f"{name} must be a{'n' if wanted[0] in 'aeiou' else ''} {wanted}, got {type(value).__name__}"]
     if "enum" in schema and value not in schema["enum"]:
         return [f"{name} must be one of {', '.join(map(str, schema['enum']))}, got {value!r}"]
+    if "minimum" in schema and value < schema["minimum"] or "maximum" in schema and value > schema["maximum"]:
+        return [f"{name} must be from {schema.get('minimum', '-inf')} to {schema.get('maximum', 'inf')}, got {value}"]
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = schema["items"]
+        if "properties" in items:
+            return [f"{name}[{i}]: {e}" for i, item in enumerate(value)
+                    for e in (check(items, item) if isinstance(item, dict) else ["must be an object"])]
+        return [e for i, item in enumerate(value) for e in _check_value(f"{name}[{i}]", items, item)]
     if "pattern" in schema and not re.search(schema["pattern"], value):
         return [f"{name} must not be empty" if schema["pattern"] == NOT_BLANK
                 else f"{name} must match {schema['pattern']}"]
@@ -95,9 +123,11 @@ def validate_plan(args: dict[str, Any], *, known_trial: Callable[[str], bool], a
     errors = check(SUBMIT_PLAN.schema, args)
     if args.get("action") == "experiment" and args.get("worker") == "idea" and not allow_idea:
         errors.append("the idea worker already ran this cycle: choose worker code, or action wait or report")
-    parent = args.get("parent")
-    if isinstance(parent, str) and parent.strip() and not known_trial(parent.strip()):
-        errors.append(f"parent {parent.strip()!r} is not a trial in the ledger (leave it empty for none)")
+    for where, item in [("", args), *((f"hypotheses[{i}]: ", h) for i, h in enumerate(args.get("hypotheses") or ())
+                                       if isinstance(h, dict))]:
+        parent = item.get("parent")
+        if isinstance(parent, str) and parent.strip() and not known_trial(parent.strip()):
+            errors.append(f"{where}parent {parent.strip()!r} is not a trial in the ledger (leave it empty for none)")
     return errors
 
 
@@ -122,3 +152,21 @@ def reflection_from(data: dict[str, Any]) -> Reflection:
     """A checked submit_reflection call as a ``Reflection``: one line each, at most 300 characters."""
     return Reflection(decision=" ".join(data["decision"].split())[:300], next_action=data["next_action"],
                       milestone=" ".join((data.get("milestone") or "").split())[:300])
+
+
+def proposals_from(data: dict[str, Any], role: str = "") -> list[Proposal]:
+    """The plan's hypothesis and its ``hypotheses``, each a proposal for the pool (valuation default 0.5)."""
+    out = []
+    for item in [data, *(data.get("hypotheses") or ())]:
+        plan = plan_from({**item, "action": "experiment"})
+        out.append(Proposal(text=plan.hypothesis, role=role,
+                            plan={"task": plan.task, "params": plan.params, "success_criteria": plan.success_criteria,
+                                  "parent": plan.parent},
+                            **{k: float(item[k]) for k in VALUATION if item.get(k) is not None}))
+    return out
+
+
+def plan_of(text: str, plan: dict[str, Any], role: str = "") -> Plan:
+    """A pool's hypothesis as the plan to run."""
+    return Plan(hypothesis=text, params=dict(plan.get("params") or {}), task=plan.get("task") or text,
+                success_criteria=plan.get("success_criteria") or "", parent=plan.get("parent"), role=role)

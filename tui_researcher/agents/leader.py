@@ -24,6 +24,7 @@ from .answers import (SUBMIT_PLAN, SUBMIT_REFLECTION, plan_from, reflection_from
 from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
 from .tools import Toolbox, ToolPolicy
 from .usage import Price
+from .strategy import Strategy
 from .workers import WORKERS, Agent, Outcome, prompt, run_worker
 
 # the leader's input ----------------------------------------------------------------------------
@@ -75,22 +76,30 @@ def _metrics(trial: Trial) -> str:
 class LLMPlanner:
     """THINK, EXECUTE and REFLECT through one provider; replaces the offline planner, nothing else."""
 
-    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy) -> None:
+    def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price], policy: ToolPolicy, *,
+                 role_providers: dict[str, Provider] | None = None) -> None:
         self.bench = bench
         self.config = bench.config
-        self.agent = Agent(bench, provider, pricing)
+        self.agent = self.main = Agent(bench, provider, pricing)
+        self.role_agents = {role: Agent(bench, p, pricing) for role, p in (role_providers or {}).items()}
+        """Specialists with a model of their own: their THINK and their trials' code worker use it."""
         self.policy = policy
         self.name = f"{provider.name}:{provider.model}"
         self._idea_calls: list[dict] = []
+        self.strategy = Strategy(bench)
 
     # THINK -------------------------------------------------------------------------------------
 
     async def think(self, ctx: ThinkContext) -> Plan | None:
         self._idea_calls = []
+        role = self.strategy.role_for(ctx)
+        self.agent = self.role_agents.get(role.role if role else "", self.main)
         self.agent.enter(Phase.THINK, ctx.cycle)
-        conv = self.agent.conversation("leader think", prompt("leader_think.md"), [SUBMIT_PLAN], rolling=False)
+        conv = self.agent.conversation(f"leader think{f' {role.role}' if role else ''}", prompt("leader_think.md"),
+                                       [SUBMIT_PLAN], rolling=False)
         brief, changing = leader_parts(ctx)
-        conv.add_user(changing, stable=brief)
+        extra = [t for t in (self.strategy.role_text(role), self.strategy.pool_text()) if t]
+        conv.add_user("\n\n".join([changing, *extra]), stable=brief)
         known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
@@ -104,6 +113,8 @@ class LLMPlanner:
         plan = plan_from(data)
         if plan.action == "report":
             await self._write_report(None, plan.hypothesis)
+        elif plan.action == "experiment":
+            plan = self.strategy.select(data, role, ctx)
         return plan
 
     async def _structured(self, conv: Conversation, spec: ToolSpec, validate: Callable[[dict], list[str]],
@@ -147,10 +158,12 @@ class LLMPlanner:
 
     async def execute(self, plan: Plan, runner: TrialRunner) -> None:
         trial = runner.trial
+        self.agent = self.role_agents.get(trial.role, self.main)
         self.agent.enter(Phase.EXECUTE, trial.cycle)
         for call in self._idea_calls:
             self.bench.tool_call(trial, call)
         self._idea_calls = []
+        runner = self.strategy.gate(runner)
         toolbox = Toolbox(self.bench, runner.backend, self.policy, WORKERS["code"].tools, runner=runner)
         try:
             outcome = await run_worker(self.agent, WORKERS["code"], self._code_task(plan, trial), toolbox,
@@ -171,6 +184,11 @@ class LLMPlanner:
         lines.append(f"Metric: {metric.name} ({'higher' if metric.goal == 'max' else 'lower'} is better), read by "
                      f"the controller from the training log (runs/{trial.id}/train.log). Best so far: "
                      + (f"{best.id} {metric.name}={best.metric:.6g} ({best.command})" if best else "none"))
+        lines.append(f"\n## Trials\n{self.bench.lineage()}")
+        if plan.parent:
+            diff = self.bench.diff(plan.parent)
+            lines.append(f"\n## The parent trial {plan.parent}'s diff\n" + (diff or "(it changed no file: "
+                                                                              "only its command and params)"))
         return "\n".join(lines)
 
     def _dry_run_hint(self) -> str:
@@ -192,6 +210,8 @@ class LLMPlanner:
     # REFLECT -----------------------------------------------------------------------------------
 
     async def reflect(self, trial: Trial, ctx: ThinkContext) -> Reflection:
+        self.strategy.finished(trial)     # the pool counts the result before any request that may fail
+        self.agent = self.main
         self.agent.enter(Phase.REFLECT, ctx.cycle, trial.id)
         conv = self.agent.conversation("leader reflect", prompt("leader_reflect.md"), [SUBMIT_REFLECTION],
                                        rolling=False)
@@ -210,7 +230,8 @@ class LLMPlanner:
 
     async def close(self) -> None:
         """Release the provider's connections (the CLI process ends anyway; tests run many loops)."""
-        await self.agent.provider.close()
+        for agent in (self.main, *self.role_agents.values()):
+            await agent.provider.close()
 
     # reports and memory ---------------------------------------------------------------------------
 

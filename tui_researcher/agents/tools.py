@@ -204,13 +204,19 @@ class Toolbox:
             raise ToolError("content must be a string")
         if len(content) > MAX_WRITE_CHARS:
             raise ToolError(f"content is {len(content):,} chars; the limit is {MAX_WRITE_CHARS:,}")
-        try:
-            old = await self.backend.read_file(rel, max_bytes=MAX_WRITE_CHARS * 4)
-        except BackendError:
-            old = ""     # a new file
+        before = await self._old_text(rel)
         await self.backend.write_file(rel, content)
-        self.last_diff = unified(old, content, rel)
+        self.last_diff = unified(before, content, rel)
+        if self.runner is not None:
+            self.bench.add_diff(self.runner.trial, rel, before, content)
         return f"wrote {rel} ({len(content.encode('utf-8')):,} bytes)"
+
+    async def _old_text(self, rel: str) -> str:
+        """What a trial's write replaces ("" for a new file): its diff goes into the lineage."""
+        try:
+            return await self.backend.read_file(rel, max_bytes=MAX_WRITE_CHARS * 4)
+        except (BackendError, OSError):
+            return ""
 
     async def read_file(self, args: dict[str, Any]) -> str:
         rel = self.path(args.get("path"))

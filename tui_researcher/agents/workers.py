@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from ..errors import ResearcherError
 from ..events import Phase, PhaseChanged, ToolCalled, ToolReturned
 from ..money import usd
 from ..trial import Trial
@@ -148,7 +149,15 @@ async def _run_call(bench: Workbench, worker: str, toolbox: Toolbox, call: Any, 
     args = summarize_args(call.arguments) if call.arguments is not None else {"raw": call.raw[:200]}
     bench.emit(ToolCalled(call_id=call.id, tool=call.name, args=args, trial_id=trial_id))
     started = time.monotonic()
-    ok, text = await toolbox.call(call.name, call.arguments, call.error)
+    try:
+        ok, text = await toolbox.call(call.name, call.arguments, call.error)
+    except ResearcherError as exc:      # the dispatch ends here (a retired hypothesis): the call still returns
+        bench.emit(ToolReturned(call_id=call.id, tool=call.name, ok=False, result=str(exc)[:500],
+                                duration_s=elapsed(started), trial_id=trial_id))
+        if trial is not None:
+            bench.tool_call(trial, {"worker": worker, "tool": call.name, "args": args, "ok": False,
+                                    "result": str(exc)[:300], "duration_s": elapsed(started)})
+        raise
     duration = elapsed(started)
     bench.emit(ToolReturned(call_id=call.id, tool=call.name, ok=ok, result=text[:500], duration_s=duration,
                                  trial_id=trial_id))

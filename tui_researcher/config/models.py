@@ -7,6 +7,7 @@ section may name the key it is about with ``at`` in the context (``messages.py``
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import shlex
@@ -72,7 +73,8 @@ def unfilled(template: str | None, names: Any) -> list[str]:
 Mode = _one_of("local", "ssh", "slurm")
 Provider = _one_of("offline", "anthropic", "openai")
 Goal = _one_of("max", "min")
-Strategy = _one_of("grid", "random", "best_neighbour")
+Strategy = _one_of("grid", "random", "best_neighbour", "tpe")
+Selection = _one_of("ucb", "fifo")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
 Values = Annotated[list[Any], AfterValidator(_checked(_values_problem))]
 
@@ -184,6 +186,15 @@ class ExecutionConfig(Section):
         return self
 
 
+class Specialist(Section):
+    """A role of its own in the loop: its focus text reaches the leader's THINK for that role's trials."""
+
+    role: str = Field(min_length=1)
+    focus: str = ""
+    model: str | None = None
+    """This role's own model (same provider); empty: agent.model."""
+
+
 class AgentConfig(Section):
     provider: Provider = "offline"
     model: str = ""
@@ -208,6 +219,17 @@ class AgentConfig(Section):
     """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
     paper_search_url: str = "https://export.arxiv.org/api/query"
     """The arXiv-compatible query endpoint the idea worker searches."""
+    specialists: list[Specialist] = Field(default_factory=list)
+    """Roles (architecture, optimisation, data, ...) that share the ledger and the hypothesis pool."""
+
+    @field_validator("specialists")
+    @classmethod
+    def _roles_differ(cls, value: list[Specialist]) -> list[Specialist]:
+        roles = [s.role for s in value]
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise config_error(f"role {twice[0]!r} appears twice: each specialist needs its own role")
+        return value
 
     @field_validator("max_cycles", mode="before")
     @classmethod
@@ -221,6 +243,8 @@ class MemoryConfig(Section):
     log_max_chars: int = Field(2000, gt=0)
     milestone_max_chars: int = Field(1200, gt=0)
     max_recent_entries: int = Field(15, gt=0)
+    lineage_max_chars: int = Field(3000, gt=0)
+    """The lineage (best chain, last trials, failures by label) as the leader and the workers see it at most."""
 
 
 class GpuConfig(Section):
@@ -337,6 +361,14 @@ class SearchConfig(Section):
             raise config_error(problem)
         return value
 
+    @field_validator("strategy")
+    @classmethod
+    def _tpe_installed(cls, value: str) -> str:
+        if value == "tpe" and importlib.util.find_spec("optuna") is None:
+            raise config_error("tpe needs Optuna, an optional extra: pip install 'tui-researcher[optuna]' "
+                               "(or choose best_neighbour, which needs nothing)")
+        return value
+
     @model_validator(mode="after")
     def _placeholders_filled(self) -> "SearchConfig":
         """A ``{name}`` nothing fills would reach the training script as the literal text."""
@@ -345,6 +377,18 @@ class SearchConfig(Section):
             keys = ", ".join(self.space) or "none"
             raise config_error(f"{{{missing[0]}}} is filled by no search.space key (keys: {keys})", "command")
         return self
+
+
+class StrategyConfig(Section):
+    """The LLM leader's hypothesis pool (``hypotheses.py``)."""
+
+    selection: Selection = "ucb"
+    ucb_c: float = Field(0.5, ge=0)
+    """Weight of the exploration bonus in the upper-confidence score."""
+    pool_max: int = Field(20, gt=0)
+    max_tries: int = Field(1, gt=0)
+    """Trials one hypothesis may get before it is done; above 1, a hypothesis's results weigh in its score
+    (worth it when results are noisy)."""
 
 
 class Config(Section):
@@ -359,6 +403,7 @@ class Config(Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metric: MetricConfig = Field(default_factory=MetricConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
 
     # Not keys of the file: set by load_config, so ``notices:`` or ``path:`` in the YAML is still unknown.
     _notices: list[str] = PrivateAttr(default_factory=list)

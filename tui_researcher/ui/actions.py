@@ -22,6 +22,7 @@ from .commands import loop_commands
 from .screens.confirm_stop import ConfirmStopScreen
 from .screens.directive import DirectiveScreen
 from .screens.help import HelpScreen, key_rows
+from .screens.hypotheses import HypothesesScreen
 from .screens.pivot import PivotScreen
 from .screens.quit import DETACH, STOP, QuitScreen
 from .widgets.status_bar import LoopStatus
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 MAIN, TRIALS = "main", "trials"
 LOOP_ACTIONS = frozenset({"pause", "resume", "pivot", "directive", "stop_trial", "trials", "follow",
-                          "next_theme", "help", "request_quit"})
+                          "next_theme", "help", "request_quit", "hypotheses"})
 """Actions that belong to the dashboard: not offered while a dialog is open."""
 
 
@@ -46,6 +47,8 @@ class LoopActions(App[int]):
         Binding("t", "trials", "Trials", id="trials", tooltip="Switch between the dashboard and the trials view"),
         Binding("f", "follow", "Follow", id="follow", tooltip="Keep the newest log line in view, or stop"),
         Binding("ctrl+t", "next_theme", "Theme", id="next_theme", tooltip="Next theme (remembered)"),
+        Binding("h", "hypotheses", "Pool", id="hypotheses", show=False,
+                tooltip="The hypothesis pool: value, tries, best result, status"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what it does"),
         Binding("q", "request_quit", "Quit", id="quit", tooltip="Quit, choosing what happens to training"),
         Binding("ctrl+q", "request_quit", "Quit", id="quit_now", show=False, priority=True),
@@ -147,6 +150,9 @@ class LoopActions(App[int]):
     @work(exclusive=True, group="settings", thread=True, exit_on_error=False)
     def _save_settings(self) -> None:
         save_settings(self.settings, self.settings_path)
+
+    def action_hypotheses(self) -> None:
+        self.push_screen(HypothesesScreen(self.source))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))

@@ -85,7 +85,8 @@ def trial_detail(t: Trial) -> str:
     lines = [f"status    {t.status}" + (f" ({t.label})" if t.label else ""),
              f"metric    {t.metric if t.metric is not None else '–'}",
              f"params    {t.params}", f"command   {t.command}", f"host      {t.host} pid {t.pid}",
-             f"log       {t.log_path}", "", "hypothesis", t.hypothesis, "", "decision", t.decision or "–"]
+             f"log       {t.log_path}", *([f"role      {t.role}"] if t.role else []), "", "hypothesis",
+             t.hypothesis, "", "decision", t.decision or "–"]
     if t.tool_calls:
         lines += ["", f"tool calls ({len(t.tool_calls)})"]
         lines += [f"  {call.get('tool', '?')} {'ok' if call.get('ok', True) else 'failed'}" for call in t.tool_calls]

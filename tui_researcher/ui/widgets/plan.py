@@ -30,14 +30,14 @@ class PlanPane(VerticalScroll):
 
     def show_plan(self, plan: "PlanProposed") -> None:
         self._plan = plan_markdown(plan.cycle, plan.trial_id, plan.hypothesis, plan.task, plan.success_criteria,
-                                   plan.command, plan.worker, plan.directive)
+                                   plan.command, plan.worker, plan.directive, plan.role)
         self._update_markdown()
 
     def show_trial(self, trial: "Trial") -> None:
         """Before any plan event (a restart, an attach): the newest trial's plan from the ledger."""
         if not self._plan:
             self._plan = plan_markdown(trial.cycle, trial.id, trial.hypothesis, trial.task, trial.success_criteria,
-                                       trial.command)
+                                       trial.command, role=trial.role)
             if trial.decision and not self._decision:
                 self._decision = f"**Last decision** ({trial.id})  \n{trial.decision}"
             self._update_markdown()
@@ -58,8 +58,9 @@ class PlanPane(VerticalScroll):
 
 
 def plan_markdown(cycle: int, trial_id: str, hypothesis: str, task: str = "", criteria: str = "",
-                  command: str = "", worker: str = "", directive: str = "") -> str:
-    head = f"**Cycle {cycle} · {trial_id}**" + (f" · worker `{worker}`" if worker else "")
+                  command: str = "", worker: str = "", directive: str = "", role: str = "") -> str:
+    head = (f"**Cycle {cycle} · {trial_id}**" + (f" · role `{role}`" if role else "")
+            + (f" · worker `{worker}`" if worker else ""))
     lines = [head, "", f"**Hypothesis**  \n{hypothesis or '–'}"]
     if task:
         lines += ["", f"**Task**  \n{task}"]

@@ -359,7 +359,7 @@ class TrialsTable(ScrollView, can_focus=True):
         variables = self.app.theme_variables
         colour = variables.get(STATUS_VARIABLE.get(trial.status, "trial-crash"), "")
         status = Text(trial.status, style=f"bold {colour}")
-        hypothesis = " ".join(trial.hypothesis.split())
+        hypothesis = (f"[{trial.role}] " if trial.role else "") + " ".join(trial.hypothesis.split())
         if len(hypothesis) > 60:
             hypothesis = hypothesis[:59] + "…"
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
