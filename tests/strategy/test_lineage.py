@@ -116,7 +116,7 @@ def test_the_full_diff_of_a_trial_is_bounded(tmp_path):
     add_diff(store, "t0001", "a.py", "", "x = 1\n" * 5000)
     add_diff(store, "t0001", "same.py", "y\n", "y\n")         # no change: no diff
     text = full_diff(store, "t0001", max_chars=500)
-    assert text.startswith("--- a/a.py\n+++ b/a.py") and "more chars of diff not shown" in text
+    assert text.startswith("--- /dev/null\n+++ b/a.py") and "more chars of diff not shown" in text   # a new file
     assert len(store.query("SELECT * FROM trial_diffs")) == 1
 
 
