@@ -61,55 +61,51 @@ def _loop_commands(sub) -> None:
     directive.add_argument("--config", type=Path, metavar="FILE")
 
 
+def _project_parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that reads one project: PROJECT (default: here) and --config."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.add_argument("project", nargs="?", default=".")
+    parser.add_argument("--config", type=Path, metavar="FILE")
+    return parser
+
+
 def _read_commands(sub) -> None:
     """status, export: read the store from another process, safe while the loop runs."""
-    status = sub.add_parser("status", help="print the loop's state (safe while it runs)", description=(
+    status = _project_parser(sub, "status", help="print the loop's state (safe while it runs)", description=(
         "Print the project's phase, cycle, best trial, running trials and counts by status, read from the "
         "store without disturbing a loop that is running."))
-    status.add_argument("project", nargs="?", default=".")
-    status.add_argument("--config", type=Path, metavar="FILE")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    export = sub.add_parser("export", help="write every trial as JSON lines or CSV (safe while it runs)",
+    export = _project_parser(sub, "export", help="write every trial as JSON lines or CSV (safe while it runs)",
                             description="Write every trial of the ledger, oldest first, as JSON lines or CSV.")
-    export.add_argument("project", nargs="?", default=".")
-    export.add_argument("--config", type=Path, metavar="FILE")
     form = export.add_mutually_exclusive_group()
     form.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="JSON lines (the default)")
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
-    report = sub.add_parser("report", help="write a markdown report and its plot from the ledger (no LLM)",
+    report = _project_parser(sub, "report", help="write a markdown report and its plot from the ledger (no LLM)",
                             description="Write report.md (the question, the best configuration, every trial, the "
                                         "failures by label, cost and time) and metric.svg, from the ledger alone.")
-    report.add_argument("project", nargs="?", default=".")
-    report.add_argument("--config", type=Path, metavar="FILE")
     report.add_argument("-o", "--output", type=Path, metavar="DIR", help="directory (default: PROJECT/report)")
-    pool = sub.add_parser("hypotheses", help="print the hypothesis pool (safe while it runs)", description=(
+
+    pool = _project_parser(sub, "hypotheses", help="print the hypothesis pool (safe while it runs)", description=(
         "Print the LLM leader's hypotheses, newest first: value (valuation and results), utility/quality/"
         "exploration, tries, best result and status (open, running, done, retired and why)."))
-    pool.add_argument("project", nargs="?", default=".")
-    pool.add_argument("--config", type=Path, metavar="FILE")
     pool.add_argument("--json", action="store_true", help="machine-readable output")
-
 
 
 def _host_commands(sub) -> None:
     """doctor, attach: the hosts, and a loop that runs elsewhere."""
-    doctor = sub.add_parser("doctor", help="check hosts, keys, Python, GPUs and round-trip time", description=(
+    doctor = _project_parser(sub, "doctor", help="check hosts, keys, Python, GPUs and round-trip time", description=(
         "Check each configured host: SSH reachability and host key, the Python interpreter, the workspace, "
         "GPUs and round-trip time (in slurm mode: the queue)."))
-    doctor.add_argument("project", nargs="?", default=".")
-    doctor.add_argument("--config", type=Path, metavar="FILE")
     doctor.add_argument("--accept-new-host-key", metavar="HOST", help="trust HOST's key (unknown keys only)")
     doctor.add_argument("--submit-test", action="store_true",
                         help="slurm mode: also send a tiny test job through the queue")
 
-    attach = sub.add_parser("attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)",
+    attach = _project_parser(sub, "attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)",
                             description=("Open the full-screen app on a loop another process runs (for example "
                                          "`run --no-ui` in tmux); keys send commands to that loop."))
-    attach.add_argument("project", nargs="?", default=".")
-    attach.add_argument("--config", type=Path, metavar="FILE")
 
 
 def main(argv: list[str] | None = None) -> int:
