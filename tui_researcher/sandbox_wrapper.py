@@ -161,16 +161,32 @@ def build_view(spec):
 
 
 def prepare(spec):
-    """In the host's view, before the namespaces: writable paths exist, sealed files exist."""
+    """In the host's view, before the namespaces: writable paths exist, sealed files exist.
+    The placeholders made here, (path, inode), so that ``tidy`` removes them after the command."""
+    made = []
     for op, path in spec["mounts"]:
         path = os.path.expanduser(path)
         try:
             if op == "rw" and not os.path.exists(path):
                 os.makedirs(path, exist_ok=True)
             elif op == "seal" and not os.path.lexists(path):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644))
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                made.append((path, os.fstat(fd).st_ino))
+                os.close(fd)
         except OSError:
             pass   # a cache dir that cannot be made stays read-only; a seal that cannot be made has its dir ro
+    return made
+
+
+def tidy(made):
+    """Remove the placeholders nobody wrote since (a directive the user wrote meanwhile stays)."""
+    for path, inode in made:
+        try:
+            st = os.lstat(path)
+            if st.st_ino == inode and st.st_size == 0:
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def processes_of(uid):
@@ -304,13 +320,23 @@ def unshare(spec):
                 f.write(text)
 
 
-def main(spec):
-    nproc_base = processes_of(os.getuid()) if (spec.get("rlimits") or {}).get("processes") else 0
-    fd = report_fd()
-    if not spec.get("isolate", True):
-        report(fd, "%d\n" % os.getpid())
-        exec_command(spec, nproc_base)
-    prepare(spec)
+def mirror(status):
+    """End this process the way a child ended: its exit code, or its signal."""
+    code, sig = ended(status)
+    if sig:
+        signal.signal(getattr(signal, sig), signal.SIG_DFL)
+        os.kill(os.getpid(), getattr(signal, sig))
+    sys.exit(code)
+
+
+def forward_to(pid):
+    for name in FORWARD:
+        signal.signal(getattr(signal, name), lambda s, f: os.kill(pid, s))
+
+
+def enter(spec, fd, nproc_base):
+    """In the new namespaces: start the init, report the command's host pid, end as the command ended."""
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
     procfd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
     unshare(spec)
     r, w = os.pipe()
@@ -319,8 +345,7 @@ def main(spec):
         os.close(r)
         init(spec, w, nproc_base)
     os.close(w)
-    for name in FORWARD:
-        signal.signal(getattr(signal, name), lambda s, f: os.kill(pid, s))
+    forward_to(pid)
     sig = ""
     with os.fdopen(r) as lines:
         for line in lines:
@@ -332,8 +357,25 @@ def main(spec):
     if sig:
         signal.signal(getattr(signal, sig), signal.SIG_DFL)
         os.kill(os.getpid(), getattr(signal, sig))
-    code, _ = ended(status)
-    sys.exit(code)
+    sys.exit(ended(status)[0])
+
+
+def main(spec):
+    nproc_base = processes_of(os.getuid()) if (spec.get("rlimits") or {}).get("processes") else 0
+    fd = report_fd()
+    if not spec.get("isolate", True):
+        report(fd, "%d\n" % os.getpid())
+        exec_command(spec, nproc_base)
+    made = prepare(spec)
+    pid = os.fork()   # this process stays in the host's mount namespace, to remove the placeholders after
+    if pid == 0:
+        enter(spec, fd, nproc_base)
+    if fd is not None:
+        os.close(fd)
+    forward_to(pid)
+    status = os.waitpid(pid, 0)[1]
+    tidy(made)
+    mirror(status)
 
 
 if __name__ == "__main__":

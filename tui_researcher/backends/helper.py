@@ -196,7 +196,8 @@ class Helper:
             os.close(fd)
             if isinstance(exc, FileNotFoundError):
                 raise
-            raise PermissionError("%s: not a plain directory of the workspace (a symlink?)" % "/".join(parts))
+            raise PermissionError("%s: not a plain directory (a symlink is not followed: it may lead outside "
+                                  "the workspace)" % "/".join(parts))
         return fd
 
     def _open_file(self, path):
@@ -208,7 +209,7 @@ class Helper:
             return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
         except OSError as exc:
             if exc.errno == 40:   # ELOOP: the file itself is a symlink
-                raise PermissionError("%s is a symlink: refused" % path)
+                raise PermissionError("%s is a symlink: not followed (it may lead outside the workspace)" % path)
             raise
         finally:
             os.close(dfd)
