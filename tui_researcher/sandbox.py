@@ -118,7 +118,7 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
     directory the command runs in and may write (the workspace until trials get trees of their own),
     ``run_dir`` (workspace-relative) the training's own run directory."""
     tree = tree or root
-    mounts: list[tuple[str, str]] = [] if kind == Kind.EVAL else [("rw", tree)]
+    mounts: list[tuple[str, str]] = [("ro" if kind == Kind.EVAL else "rw", tree)]
     if kind in (Kind.TRAIN, Kind.DRY_RUN):
         mounts += [("rw", p) for p in config.experiment.writable]
     for name in worker_protected(paths, config):

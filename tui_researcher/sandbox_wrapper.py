@@ -60,13 +60,6 @@ def kept(path):
     return sum(flag for bit, flag in KEEP_FLAGS if have & bit)
 
 
-def bind(path, writable, must=True):
-    """``path`` onto itself, then read-only or writable (keeping the flags a namespace must keep)."""
-    if not mount(path, path, None, BIND | REC, must):
-        return False
-    return mount(None, path, None, REMOUNT | BIND | kept(path) | (0 if writable else RDONLY), must)
-
-
 def mount_points():
     points = []
     with open("/proc/self/mountinfo") as f:
@@ -123,19 +116,20 @@ def targets(spec):
 
 
 def private_tmp(found):
-    """A fresh tmpfs on /tmp; a writable area that lived under the old /tmp is bound back from it."""
+    """A fresh tmpfs on /tmp; what the command needs from the old /tmp (a tree under it) is bound back."""
     old = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
     if not mount("tmpfs", "/tmp", "tmpfs", NOSUID | NODEV, must=False):
         return {}
     sources = {}
     for op, target in found:
-        if op == "rw" and inside(target, "/tmp"):
-            if os.path.isdir("/proc/self/fd/%d/%s" % (old, os.path.relpath(target, "/tmp"))):
+        if inside(target, "/tmp") and not any(inside(target, t) for t in sources):
+            source = "/proc/self/fd/%d/%s" % (old, os.path.relpath(target, "/tmp"))
+            if os.path.isdir(source):
                 os.makedirs(target, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
-            sources[target] = "/proc/self/fd/%d/%s" % (old, os.path.relpath(target, "/tmp"))
+            sources[target] = source
     return sources
 
 
@@ -146,16 +140,15 @@ def build_view(spec):
     sources = private_tmp(found)
     areas, pinned = [], set()
     for op, target in found:
+        source = sources.get(target, target)
         if op == "rw":
-            source = sources.get(target, target)
             if mount(source, target, None, BIND | REC, must=False) and mount(
                     None, target, None, REMOUNT | BIND | kept(target), must=False):
                 areas.append(target)
             continue
-        if inside(target, "/tmp") and not any(inside(target, a) for a in areas):
-            continue   # under the old /tmp and no writable area: the private /tmp already hides it
         pin_ancestors(target, areas, pinned)
-        bind(target, False)
+        mount(source, target, None, BIND | REC)
+        mount(None, target, None, REMOUNT | BIND | RDONLY | kept(target))
     if not mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, must=False):
         mount("tmpfs", "/proc", "tmpfs", NOSUID | NODEV | NOEXEC)
 
