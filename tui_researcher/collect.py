@@ -53,6 +53,7 @@ class Collector:
         if trial.status == TrialStatus.KEEP:
             state.best_trial, state.best_metric = trial.id, trial.metric
         state.running.pop(tid, None)
+        self._repair_memory()
         self.project.commit(trial, "finished")
         self.bus.emit(TrialFinished(trial_id=tid, status=trial.status, metric=trial.metric, label=trial.label,
                                     exit_code=trial.exit_code, duration_s=trial.duration,
@@ -74,6 +75,14 @@ class Collector:
             ending = Ending(launched=ending.launched, exit_code=ending.exit_code, status=TrialStatus.CRASH,
                             reason=f"evaluator {why}: {failure_label(text)}".strip())
         return self.reader.read(text, None), ending
+
+    def _repair_memory(self) -> None:
+        """MEMORY_LOG.md replaced by the controller while a trial ran loses its read-only mount in that
+        trial's sandbox; whatever the trial wrote there since is put back from the controller's memory."""
+        path = self.project.paths.memory
+        with contextlib.suppress(OSError):
+            if path.exists() and path.read_text(encoding="utf-8") != self.project.memory.render():
+                self.project.memory.save()
 
     @staticmethod
     def _absorb(trial: Trial, run: RunningTrial, tp: TrialProbe) -> None:

@@ -40,8 +40,10 @@ SANDBOXED_ENV = "TUI_RESEARCHER_SANDBOX"
 """Set in a launch's env: the trial runner then learns the training's host pid from the wrapper."""
 SIDECARS = ("pid.json", "exit.json", "train.log", "launch.lock", "job.sh", "job.json")
 """The files the trial runner (and Slurm) write in a run directory: never the trial's to write."""
-SEALED = ("HUMAN_DIRECTIVE.md", "commands.jsonl")
-"""Controller files another process adds later: created empty if absent, so they can be sealed."""
+SEALED = ("HUMAN_DIRECTIVE.md", "commands.jsonl", "MEMORY_LOG.md", "state.json", "trials.jsonl", "events.jsonl",
+          ".lock")
+"""Controller files that may be absent when a command starts: an empty placeholder is made, bound read-only
+and removed after the command if still empty (an empty directive, memory or legacy file means nothing)."""
 PROTECTED_DIRS = ("runs/", "directive_archive/")
 
 
