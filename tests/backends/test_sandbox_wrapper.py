@@ -1,0 +1,119 @@
+"""The sandbox wrapper on its own (as root, and as an unprivileged user through a user namespace), and
+the host helper's file tools against a directory swapped for a symlink while they run."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui_researcher.backends.helper import Helper
+from tui_researcher.sandbox import Kind, Sandbox
+
+LINUX = sys.platform.startswith("linux")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def box(tree: Path, *extra: tuple[str, str]) -> Sandbox:
+    return Sandbox(Kind.TRAIN, str(tree), (("rw", str(tree)), ("ro", str(tree / "runs")),
+                                           ("seal", str(tree / "HUMAN_DIRECTIVE.md")), *extra), network=False)
+
+
+def alive_with(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+ATTEMPTS = ("id -u; ls /proc | grep -c '^[0-9]'; echo ok > mine.txt; echo forged > runs/exit.json; "
+            "echo forged > HUMAN_DIRECTIVE.md; mv runs elsewhere; "
+            "setsid python3 -c 'import time; time.sleep(600)' {marker} & echo started")
+
+
+def check_outcome(tree: Path, proc: subprocess.CompletedProcess, marker: str, uid: int) -> None:
+    lines = proc.stdout.split()
+    assert lines[0] == str(uid) and int(lines[1]) <= 4, proc.stdout + proc.stderr   # its own /proc
+    assert (tree / "mine.txt").read_text() == "ok\n" and "started" in proc.stdout
+    assert proc.stderr.count("Read-only file system") == 2 and "Device or resource busy" in proc.stderr
+    assert not (tree / "runs" / "exit.json").exists() and (tree / "runs").is_dir()
+    assert not (tree / "HUMAN_DIRECTIVE.md").exists()                 # the placeholder went with the command
+    assert not alive_with(marker)                                      # the setsid child died with it
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_the_wrapper_as_root_seals_the_tree_and_ends_every_process(tmp_path):
+    tree = tmp_path / "ws"
+    (tree / "runs").mkdir(parents=True)
+    marker = f"sbx-{uuid.uuid4().hex}"
+    proc = subprocess.run(box(tree).argv(sys.executable, cmd=ATTEMPTS.format(marker=marker)),
+                          capture_output=True, text=True, timeout=60)
+    check_outcome(tree, proc, marker, os.getuid())
+
+
+@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON),
+                    reason="needs root to become an unprivileged user (setpriv) and a system python3")
+def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace():
+    base = Path(tempfile.mkdtemp(prefix="tui-sbx-"))   # /tmp/pytest-of-root is not reachable by nobody
+    try:
+        tree = base / "ws"
+        (tree / "runs").mkdir(parents=True)
+        base.chmod(0o755)
+        for path in (base, tree, tree / "runs"):
+            os.chown(path, 65534, 65534)
+        marker = f"sbx-{uuid.uuid4().hex}"
+        argv = box(tree).argv(SYSTEM_PYTHON, cmd=ATTEMPTS.format(marker=marker).replace("python3", SYSTEM_PYTHON))
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+                              capture_output=True, text=True, timeout=60, cwd="/")
+        if "sandbox unavailable: unshare" in proc.stderr:
+            pytest.skip("unprivileged user namespaces are disabled on this host")
+        check_outcome(tree, proc, marker, 65534)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(not LINUX, reason="renameat2 is Linux's")
+def test_write_file_never_follows_a_directory_swapped_for_a_symlink(tmp_path):
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "d_link")
+    helper = Helper(str(root))
+    stop = threading.Event()
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    d, link = str(root / "d").encode(), str(root / "d_link").encode()
+
+    def swap():   # renameat2(RENAME_EXCHANGE): d is always there, a directory or a symlink out of the workspace
+        while not stop.is_set():
+            assert libc.renameat2(-100, d, -100, link, 2) == 0, os.strerror(ctypes.get_errno())
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    wrote = refused = 0
+    try:
+        for i in range(3000):
+            try:
+                helper.op_write_file({"path": f"d/f{i}.txt", "content": "x"})
+                wrote += 1
+            except OSError:
+                refused += 1
+    finally:
+        stop.set()
+        swapper.join()
+    assert list(outside.iterdir()) == []                  # zero escapes
+    assert wrote > 0 and refused > 0                       # the race really ran both ways
+    where = root / "d" if (root / "d").is_dir() and not (root / "d").is_symlink() else root / "d_link"
+    assert len(list(where.iterdir())) == wrote
