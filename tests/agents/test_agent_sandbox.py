@@ -70,8 +70,8 @@ async def test_run_shell_memory_is_limited(sample_project, config, fake, provide
 @pytest.mark.parametrize("evaluator", [False, True])
 async def test_a_metric_from_code_the_worker_changed_is_self_reported_without_an_evaluator(
         sample_project, config, fake, provider, evaluator):
-    if not evaluator:
-        config.metric.evaluate = None
+    if evaluator:
+        config.metric.evaluate = "python3 eval.py --run-dir {run_dir}"    # the sample's
     forged = "python3 fast.py"
     fake.script("think", plan(forged))
     fake.script("code", {"tool": "write_file", "args": {"path": "fast.py", "content": (
