@@ -71,7 +71,19 @@ def worker_protected(paths: ProjectPaths, config: Config) -> list[str]:
     metric_file = config.metric.file
     if metric_file and not metric_file.startswith(("/", "..")):
         names.append(posixpath.normpath(metric_file))
-    return names + evaluator_files(config) + list(config.metric.protected)
+    return names + evaluator_files(config) + list(config.metric.protected) + _user_files_inside(paths, config)
+
+
+def _user_files_inside(paths: ProjectPaths, config: Config) -> list[str]:
+    """The brief and config.yaml where they lie inside the workspace (``project.workspace: .``)."""
+    found = []
+    for path in (paths.root / config.project.brief, config.path):
+        if path is None:
+            continue
+        rel = posixpath.relpath(str(Path(path).resolve()), str(paths.workspace))
+        if not rel.startswith(".."):
+            found.append(rel)
+    return found
 
 
 @dataclass(frozen=True)
