@@ -93,3 +93,20 @@ async def test_a_metric_from_code_the_worker_changed_is_self_reported_without_an
     paths = loop.project.paths
     print_summary(summary(Where("spirals", "val_acc", "max", paths)), out)
     assert ("self-reported" in out.getvalue()) is (not evaluator and trial["status"] == "keep")
+
+
+async def test_the_evaluator_and_protected_data_cannot_be_written_by_the_worker(sample_project, config, fake,
+                                                                                provider):
+    config.metric.evaluate, config.metric.protected = "python3 eval.py --run-dir {run_dir}", ["held*.json"]
+    workspace = sample_project / "workspace"
+    before = {name: (workspace / name).read_bytes() for name in ("eval.py", "heldout.json")}
+    fake.script("think", plan(CMD))
+    fake.script("code", {"tool": "write_file", "args": {"path": "eval.py", "content": "print('val_acc=1.0')"}},
+                {"tool": "write_file", "args": {"path": "heldout.json", "content": "[]"}},
+                {"tool": "run_shell", "args": {"command": "echo 'print(1)' > eval.py; echo [] > heldout.json; "
+                                                          "mv eval.py e2.py"}}, {"text": "done"})
+    fake.script("reflect", reflection(milestone=""))
+    await run_loop(sample_project, config)
+    calls = latest_trials(sample_project)["t0001"]["tool_calls"]
+    assert [c["ok"] for c in calls[:2]] == [False, False] and all("is protected" in c["result"] for c in calls[:2])
+    assert {name: (workspace / name).read_bytes() for name in before} == before
