@@ -2,11 +2,13 @@
 training, evaluator). Standard library only, Python 3.6+: it is sent as ``python -c SOURCE SPEC``
 to whatever host runs the command, so it is read here as text (``sandbox.WRAPPER_SOURCE``).
 
-The wrapper (W) enters new mount and PID namespaces (a user namespace too when not root, and a
-network namespace when the command has no network), then forks the namespace's init (C, pid 1),
-which builds the filesystem view and forks the command (G). C forwards stop signals to G and
-exits with G's status; the kernel then kills every process left in the namespace, so a setsid
-grandchild cannot outlive its command, a timeout or a stop. C dies with W (PR_SET_PDEATHSIG).
+The wrapper (W) stays in the host's mount namespace (to remove its placeholders afterwards) and
+forks P, which enters new mount and PID namespaces (a user namespace too when not root, and a
+network namespace when the command has no network) and forks the namespace's init (C, pid 1);
+C builds the filesystem view and forks the command (G). A stop reaches G as it reached the
+process group (the sandbox's processes hold it, never forward it: no double delivery); C exits
+with G's status, and the kernel then kills every process left in the namespace, so a setsid
+grandchild cannot outlive its command, a timeout or a stop. C dies with P (PR_SET_PDEATHSIG).
 
 The view: every mount read-only (``/dev`` aside: devices, GPUs), then the spec's ``mounts`` in
 order: ``rw`` binds a path writable (the trial's tree, caches), ``ro`` binds it read-only,
@@ -17,8 +19,8 @@ carry a protected file away. A fresh ``/proc`` shows only the namespace's proces
 process's environ); ``/tmp`` is a private tmpfs. Capabilities that could undo this are dropped
 from the bounding set and no_new_privs is set before the command runs.
 
-W reports the command's host pid on ``report_fd`` (the trial runner's pipe), and ends the way
-the command ended: the same exit code, or the same signal.
+P reports the command's host pid on the trial runner's pipe (``TUI_RESEARCHER_REPORT_FD``), and
+W ends the way the command ended: the same exit code, or the same signal.
 """
 
 import ctypes
@@ -245,8 +247,7 @@ def init(spec, pipe, nproc_base):
     if child == 0:
         os.close(pipe)
         exec_command(spec, nproc_base)
-    for name in FORWARD:
-        signal.signal(getattr(signal, name), lambda s, f: os.kill(child, s))
+    hold()
     os.write(pipe, b"forked\n")
     while True:
         try:
@@ -322,9 +323,12 @@ def mirror(status):
     sys.exit(code)
 
 
-def forward_to(pid):
+def hold():
+    """A stop reaches the command directly (a process group's signal, Slurm's, a person's kill of its pid);
+    the sandbox's own processes wait for it to end rather than die first (which would kill it at once)
+    or pass the signal on (which would deliver it twice)."""
     for name in FORWARD:
-        signal.signal(getattr(signal, name), lambda s, f: os.kill(pid, s))
+        signal.signal(getattr(signal, name), lambda s, f: None)
 
 
 def enter(spec, fd, nproc_base):
@@ -338,7 +342,7 @@ def enter(spec, fd, nproc_base):
         os.close(r)
         init(spec, w, nproc_base)
     os.close(w)
-    forward_to(pid)
+    hold()
     sig = ""
     with os.fdopen(r) as lines:
         for line in lines:
@@ -365,7 +369,7 @@ def main(spec):
         enter(spec, fd, nproc_base)
     if fd is not None:
         os.close(fd)
-    forward_to(pid)
+    hold()
     status = os.waitpid(pid, 0)[1]
     tidy(made)
     mirror(status)

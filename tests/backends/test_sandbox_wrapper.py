@@ -117,3 +117,26 @@ def test_write_file_never_follows_a_directory_swapped_for_a_symlink(tmp_path):
     assert wrote > 0 and refused > 0                       # the race really ran both ways
     where = root / "d" if (root / "d").is_dir() and not (root / "d").is_symlink() else root / "d_link"
     assert len(list(where.iterdir())) == wrote
+
+
+async def test_an_exit_code_is_not_read_while_its_trial_runner_lives(tmp_path):
+    """Even a training outside the sandbox (no seal on exit.json) cannot end its trial early by forging it."""
+    from tests.polling import probe_until
+    from tui_researcher.backends.base import TrialRef
+    from tui_researcher.backends.local import LocalBackend
+
+    backend = LocalBackend(tmp_path)
+    code = ("import json, os, time\nrun = os.environ['TUI_RESEARCHER_RUN_DIR']\n"
+            "json.dump({'exit_code': 0}, open(os.path.join(run, 'exit.json'), 'w'))\n"
+            "print('forged', flush=True)\nwhile not os.path.exists('release'): time.sleep(0.05)\nraise SystemExit(3)\n")
+    try:
+        info = await backend.launch([sys.executable, "-c", code], run_dir="runs/t1",
+                                    env={"TUI_RESEARCHER_RUN_DIR": str(tmp_path / "runs" / "t1")})
+        ref = TrialRef(id="t1", run_dir="runs/t1", pid=info.pid, start_time=info.start_time)
+        running = await probe_until(backend, ref, lambda t: "forged" in t.data)
+        assert running.alive and running.exit_code is None and (tmp_path / "runs/t1/exit.json").exists()
+        (tmp_path / "release").touch()
+        done = await probe_until(backend, ref, lambda t: t.exit_code is not None)
+        assert done.exit_code == 3 and not done.alive
+    finally:
+        await backend.close()
