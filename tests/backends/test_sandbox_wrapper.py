@@ -140,3 +140,18 @@ async def test_an_exit_code_is_not_read_while_its_trial_runner_lives(tmp_path):
         assert done.exit_code == 3 and not done.alive
     finally:
         await backend.close()
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_a_protected_file_cannot_be_carried_away_by_renaming_its_directory(tmp_path):
+    tree = tmp_path / "ws"
+    (tree / "data" / "held").mkdir(parents=True)
+    (tree / "runs").mkdir()
+    (tree / "data" / "held" / "test.json").write_text("[1]")
+    sandbox = box(tree, ("ro_glob", "data/held/*.json"))
+    proc = subprocess.run(sandbox.argv(sys.executable, cmd=(
+        "mv data elsewhere; mv data/held data/h2; mkdir -p data/new && echo ok > data/new/f && echo made; "
+        "echo '[]' > data/held/test.json; rm data/held/test.json")), capture_output=True, text=True, timeout=60)
+    assert proc.stderr.count("Device or resource busy") == 3, proc.stderr       # both renames, the removal
+    assert "Read-only file system" in proc.stderr and "made" in proc.stdout      # the rest stays writable
+    assert (tree / "data" / "held" / "test.json").read_text() == "[1]"

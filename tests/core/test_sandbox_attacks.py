@@ -196,3 +196,11 @@ async def test_a_setsid_grandchild_dies_with_its_trial(tmp_path, how):
     assert b"attack.py" in seen["cmdline"] and trial["training_pid"] == seen["pid"]   # the host's pid
     await wait_until(lambda: not processes_with(marker), 5, "every process of the trial to end")
     assert not processes_with(marker + "-dry")                 # the dry-run's own grandchild died with it
+
+
+async def test_a_failing_evaluator_makes_the_trial_a_crash_whatever_the_log_says(tmp_path):
+    project = project_for(tmp_path, "forge", "m", metric={"evaluate": "python3 -c 'raise SystemExit(4)'"})
+    await run(project)
+    trial = latest_trials(project)["t0001"]
+    assert "val_acc=0.9999" in log_of(project)
+    assert trial["status"] == "crash" and trial["metric"] is None and trial["label"].startswith("evaluator exit 4")

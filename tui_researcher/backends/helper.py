@@ -6,7 +6,10 @@ remote operation costs one round trip on an already-open channel. Requests carry
 in threads, so a slow one (a dry-run) never holds up a fast one (a monitor probe).
 
 Training is launched through ``TRIAL_RUNNER`` in its own session (setsid): it survives the
-helper, the SSH connection and the controller, and writes the exit code to a sidecar file.
+helper, the SSH connection and the controller, and writes the exit code to a sidecar file. The
+controller hands it the training already wrapped in its sandbox (``sandbox_wrapper.py``), which
+seals the sidecars and says the training's host pid on a pipe; an exit code is read only once
+the trial runner is gone. File tools walk every path from a directory descriptor with O_NOFOLLOW.
 The package imports this module too (``pid_alive``, ``scrubbed_env``, ``TRIAL_RUNNER``), so
 those have one definition here and in the copy every host runs.
 """
