@@ -155,3 +155,31 @@ def test_a_protected_file_cannot_be_carried_away_by_renaming_its_directory(tmp_p
     assert proc.stderr.count("Device or resource busy") == 3, proc.stderr       # both renames, the removal
     assert "Read-only file system" in proc.stderr and "made" in proc.stdout      # the rest stays writable
     assert (tree / "data" / "held" / "test.json").read_text() == "[1]"
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+async def test_a_sandboxed_launch_reports_the_trainings_host_pid(tmp_path, isolate):
+    """Isolated, the training has another pid in its namespace; without namespaces (a host that has
+    none) the wrapper becomes the training. Either way the ledger gets the pid the host knows it by."""
+    from tests.polling import probe_until
+    from tui_researcher.backends.base import TrialRef
+    from tui_researcher.backends.local import LocalBackend
+    from tui_researcher.sandbox import launch_env
+
+    marker = f"pid-{uuid.uuid4().hex}"
+    backend = LocalBackend(tmp_path)
+    code = f"import os, time\nprint('{marker}', os.getpid(), flush=True)\nwhile not os.path.exists('release'): " \
+           f"time.sleep(0.05)\n"
+    sandbox = Sandbox(Kind.TRAIN, str(tmp_path), (("rw", str(tmp_path)),), network=True, isolate=isolate)
+    try:
+        info = await backend.launch(sandbox.argv(sys.executable, argv=[sys.executable, "-c", code, marker]),
+                                    run_dir="runs/t1", env=launch_env(True))
+        ref = TrialRef(id="t1", run_dir="runs/t1", pid=info.pid, start_time=info.start_time)
+        said = await probe_until(backend, ref, lambda t: marker in t.data)
+        assert marker.encode() in Path(f"/proc/{info.training_pid}/cmdline").read_bytes()
+        own = int(said.data.split(marker)[1].split()[0])
+        assert (own != info.training_pid) is isolate          # the namespace's pid is not the host's
+        (tmp_path / "release").touch()
+        await probe_until(backend, ref, lambda t: t.exit_code is not None)
+    finally:
+        await backend.close()
