@@ -71,7 +71,7 @@ class Launcher:
         """The one sandbox, as this host allows it (namespaces where it can build them)."""
         found = await isolation(backend)
         return sandbox_for(kind, self.config, self.project.paths, root=backend.root, run_dir=run_dir,
-                           isolate=found.available)
+                           isolate=found.available, degrade=backend.schedules_gpus)
 
     def finish_unlaunched(self, trial: Trial, status: TrialStatus, label: str) -> None:
         trial.status, trial.label, trial.ended = status, label, time.time()

@@ -109,12 +109,15 @@ class Sandbox:
     network: bool
     rlimits: dict[str, int] = field(default_factory=dict)
     isolate: bool = True
+    degrade: bool = False
+    """Where namespaces fail at run time, run unprotected with a warning in the output rather than not at
+    all: a scheduler's compute node is not the machine the controller probed."""
 
     def argv(self, python: str, *, cmd: str | None = None, argv: list[str] | None = None,
              cwd: str | None = None) -> list[str]:
         """``python -c WRAPPER SPEC``: the command ``cmd`` (shell text) or ``argv``, inside this sandbox."""
         spec = {"kind": str(self.kind), "tree": self.tree, "cwd": cwd or self.tree, "mounts": self.mounts,
-                "network": self.network, "rlimits": self.rlimits, "isolate": self.isolate,
+                "network": self.network, "rlimits": self.rlimits, "isolate": self.isolate, "degrade": self.degrade,
                 "cmd": cmd, "argv": argv}
         return [python, "-c", WRAPPER_SOURCE, json.dumps(spec)]
 
@@ -127,7 +130,7 @@ class Sandbox:
 
 
 def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, tree: str | None = None,
-                run_dir: str | None = None, isolate: bool = True) -> Sandbox:
+                run_dir: str | None = None, isolate: bool = True, degrade: bool = False) -> Sandbox:
     """The sandbox of one command; ``root`` is the workspace as the host sees it, ``tree`` the
     directory the command runs in and may write (the workspace until trials get trees of their own),
     ``run_dir`` (workspace-relative) the training's own run directory."""
@@ -146,7 +149,7 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
     network = config.agent.tool_network if kind == Kind.SHELL else config.experiment.network
     rlimits = ({"memory_mb": config.agent.tool_memory_mb, "processes": config.agent.tool_max_processes}
                if kind == Kind.SHELL else {})
-    return Sandbox(kind, tree, tuple(mounts), network, rlimits, isolate)
+    return Sandbox(kind, tree, tuple(mounts), network, rlimits, isolate, degrade)
 
 
 async def isolation(backend: Backend, python: str | None = None) -> Isolation:

@@ -183,3 +183,30 @@ async def test_a_sandboxed_launch_reports_the_trainings_host_pid(tmp_path, isola
         await probe_until(backend, ref, lambda t: t.exit_code is not None)
     finally:
         await backend.close()
+
+
+@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare")
+                    or not os.path.exists(SYSTEM_PYTHON), reason="needs root, setpriv, unshare and a system python3")
+@pytest.mark.parametrize("degrade", [False, True])
+def test_where_namespaces_fail_the_wrapper_refuses_or_runs_with_a_warning_never_silently(degrade):
+    """A real host without user namespaces: an unprivileged user in a chroot may not create one."""
+    base = Path(tempfile.mkdtemp(prefix="tui-deg-"))
+    rootbind = Path(tempfile.mkdtemp(prefix="tui-rootbind-"))
+    try:
+        base.chmod(0o755)
+        os.chown(base, 65534, 65534)
+        argv = Sandbox(Kind.TRAIN, str(base), (("rw", str(base)),), True, degrade=degrade).argv(
+            SYSTEM_PYTHON, cmd="echo RAN")
+        script = 'mount --rbind / "$0" && exec chroot "$0" setpriv --reuid=65534 --regid=65534 --clear-groups "$@"'
+        proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(rootbind), *argv],
+                              capture_output=True, text=True, timeout=60, cwd="/")
+        if degrade:   # a scheduler's node: the training runs, and its log says what is unprotected
+            assert proc.returncode == 0 and proc.stdout == "RAN\n"
+            assert proc.stderr.startswith("tui-researcher: WARNING: no sandbox on this node (unshare: Operation "
+                                          "not permitted): the training can write the controller's files")
+        else:         # everywhere else the command does not run, and says why
+            assert proc.returncode == 97 and proc.stdout == ""
+            assert proc.stderr == "sandbox unavailable: unshare: Operation not permitted\n"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        rootbind.rmdir()
