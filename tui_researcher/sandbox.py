@@ -115,11 +115,12 @@ class Sandbox:
 
     def argv(self, python: str, *, cmd: str | None = None, argv: list[str] | None = None,
              cwd: str | None = None) -> list[str]:
-        """``python -c WRAPPER SPEC``: the command ``cmd`` (shell text) or ``argv``, inside this sandbox."""
+        """``python -I -S -c WRAPPER SPEC``: the command ``cmd`` (shell text) or ``argv``, inside this sandbox
+        (the wrapper's interpreter skips site and PYTHON* variables: a third of its start-up)."""
         spec = {"kind": str(self.kind), "tree": self.tree, "cwd": cwd or self.tree, "mounts": self.mounts,
                 "network": self.network, "rlimits": self.rlimits, "isolate": self.isolate, "degrade": self.degrade,
                 "cmd": cmd, "argv": argv}
-        return [python, "-c", WRAPPER_SOURCE, json.dumps(spec)]
+        return [python, "-I", "-S", "-c", WRAPPER_SOURCE, json.dumps(spec)]   # stdlib only: no site, no env
 
     def describe(self) -> str:
         """One line for doctor: what this kind may write and reach."""
