@@ -13,8 +13,9 @@ from typing import Callable
 from .backends.base import Backend, TrialProbe
 from .bus import EventBus
 from .errors import BackendError
+from .evaluate import Evaluator
 from .events import TrialFinished
-from .metrics import MetricReader
+from .metrics import MetricReader, MetricResult, failure_label
 from .project import Project
 from .trial import RunningTrial, Trial, TrialStatus
 from .verdict import Ending, classify
@@ -31,6 +32,7 @@ class Collector:
         self.bus = bus
         self.backends = backends
         self.reader = MetricReader(project.config.metric)
+        self.evaluator = Evaluator(project.config, project.paths)
         self.on_recorded = on_recorded
 
     async def collect(self, tid: str, tp: TrialProbe) -> None:
@@ -39,11 +41,12 @@ class Collector:
         trial = ledger.get(tid) or Trial(id=tid, cycle=state.cycle, run_dir=run.run_dir)
         self._absorb(trial, run, tp)
         log_text, results_json = await self._read_outputs(self.backends[run.host], trial.run_dir)
-        result = self.reader.read(log_text, results_json)
-        trial.metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
-        trial.metric = result.value if result.value is not None and math.isfinite(result.value) else None
         ending = Ending(launched=tp.launched, exit_code=tp.exit_code, status=tp.status, reason=tp.reason,
                         training_signal=tp.training_signal)
+        result, ending = await self._measure(trial, run, ending, log_text, results_json)
+        trial.metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
+        trial.metric = result.value if result.value is not None and math.isfinite(result.value) else None
+        trial.self_reported = trial.measured_by == "log" and trial.code_changed and trial.metric is not None
         verdict = classify(ending,
                            result, log_text, kill=run.kill, metric_name=self.config.metric.name,
                            goal=self.config.metric.goal, best=self.project.best_metric())
@@ -52,12 +55,37 @@ class Collector:
             state.best_trial, state.best_metric = trial.id, trial.metric
         failpoint("collect")
         state.running.pop(tid, None)
+        self._repair_memory()
         self.project.commit(trial, "finished")
         failpoint("finished")
         self.bus.emit(TrialFinished(trial_id=tid, status=trial.status, metric=trial.metric, label=trial.label,
                                     exit_code=trial.exit_code, duration_s=trial.duration,
-                                    best=self.project.best_metric()))
+                                    best=self.project.best_metric(), self_reported=trial.self_reported))
         self.on_recorded(tid)
+
+    async def _measure(self, trial: Trial, run: RunningTrial, ending: Ending, log_text: str,
+                       results_json: str | None) -> tuple[MetricResult, Ending]:
+        """The evaluator's reading of a trial that exited 0, where one is declared; else the log's."""
+        clean = ending.exit_code == 0 and not ending.status and run.kill is None and not ending.training_signal
+        if not (self.evaluator.declared and clean):
+            trial.measured_by = "log"
+            return self.reader.read(log_text, results_json), ending
+        trial.measured_by = "evaluator"
+        out = await self.evaluator.run(self.backends[run.host], trial)
+        text = out.stdout + out.stderr
+        if not out.ok:
+            why = "timed out" if out.timed_out else f"exit {out.exit_code}"
+            ending = Ending(launched=ending.launched, exit_code=ending.exit_code, status=TrialStatus.CRASH,
+                            reason=f"evaluator {why}: {failure_label(text)}".strip())
+        return self.reader.read(text, None), ending
+
+    def _repair_memory(self) -> None:
+        """MEMORY_LOG.md replaced by the controller while a trial ran loses its read-only mount in that
+        trial's sandbox; whatever the trial wrote there since is put back from the controller's memory."""
+        path = self.project.paths.memory
+        with contextlib.suppress(OSError):
+            if path.exists() and path.read_text(encoding="utf-8") != self.project.memory.render():
+                self.project.memory.save()
 
     @staticmethod
     def _absorb(trial: Trial, run: RunningTrial, tp: TrialProbe) -> None:

@@ -63,14 +63,21 @@ class CommandHandler:
 
     async def watch_files(self) -> None:
         offset = self.paths.commands.stat().st_size if self.paths.commands.exists() else 0
-        if self.paths.directive.exists():
+        if self._directive_waiting():
             self.bus.notice("a directive is waiting: it will be used at the next THINK")
         async for names in watch_names(self.paths.workspace):
-            if self.paths.directive.name in names and self.paths.directive.exists():
+            if self.paths.directive.name in names and self._directive_waiting():
                 self.bus.notice("directive received: it will be used at the next THINK")
                 self.wake()
             if self.paths.commands.name in names:
                 offset = self.read_commands(offset)
+
+    def _directive_waiting(self) -> bool:
+        """A directive with text: the sandbox's empty placeholder (it seals the name) is none."""
+        try:
+            return self.paths.directive.stat().st_size > 0
+        except OSError:
+            return False
 
     def read_commands(self, offset: int) -> int:
         """Whole lines appended since ``offset``; a half-written last line waits for its newline."""

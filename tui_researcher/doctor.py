@@ -21,6 +21,8 @@ from .backends.gpu import GpuReading
 from .backends.ssh import SSHBackend, error_reason, known_host_keys, known_hosts_pattern, tilde
 from .config import Config
 from .errors import BackendError
+from .paths import ProjectPaths
+from .sandbox import Kind, evaluator_files, isolation, sandbox_for
 
 PINGS = 20
 
@@ -39,7 +41,8 @@ async def doctor_hosts(config: Config, project_dir: Path, *, accept_new_host_key
             return 2
         if not await accept_host_key(target, out):
             return 1
-    reports = await asyncio.gather(*(check_backend(b) for b in backends))
+    paths = ProjectPaths.of(project_dir, config)
+    reports = await asyncio.gather(*(check_backend(b, config, paths) for b in backends))
     for _, lines in reports:
         for line in lines:
             out(line)
@@ -51,7 +54,8 @@ async def doctor_hosts(config: Config, project_dir: Path, *, accept_new_host_key
     return 0 if all(ok for ok, _ in reports) and agent_ok else 1
 
 
-async def check_backend(backend: Backend) -> tuple[bool, list[str]]:
+async def check_backend(backend: Backend, config: Config | None = None,
+                        paths: ProjectPaths | None = None) -> tuple[bool, list[str]]:
     """Connect, and say what a trial on this host would find; (usable, report lines)."""
     lines = [f"{backend.name} ({backend.kind})"]
     try:
@@ -64,6 +68,8 @@ async def check_backend(backend: Backend) -> tuple[bool, list[str]]:
                                        f"{'writable' if writable else 'NOT WRITABLE'}"))
         readings, gpu_error = await backend.gpus()
         lines.extend(_gpu_rows(readings, gpu_error, backend.allowed_gpus))
+        if config is not None and paths is not None:
+            lines.extend(await sandbox_rows(backend, config, paths))
         rtts = [await backend.ping() for _ in range(PINGS)]
         lines.append(_row("round trip", f"{statistics.median(rtts) * 1000:.2f} ms (median of {PINGS} pings)"))
         return writable, lines
@@ -72,6 +78,21 @@ async def check_backend(backend: Backend) -> tuple[bool, list[str]]:
         return False, lines
     finally:
         await backend.close()
+
+
+async def sandbox_rows(backend: Backend, config: Config, paths: ProjectPaths) -> list[str]:
+    """The effective sandbox of each kind of command on this host, or what is unprotected there."""
+    found = await isolation(backend)
+    if not found.available:
+        return [_row("sandbox", f"UNAVAILABLE: {found.reason}"), _row("", found.warning(backend.name))]
+    rows = [_row("sandbox", "namespaces (mount, PID, user where not root); host read-only, private /tmp, "
+                            "fresh /proc, controller files sealed")]
+    guarded = evaluator_files(config) + list(config.metric.protected)
+    rows.append(_row("  read-only", ", ".join(["the controller's files", "runs/ (but a training's own)", *guarded])))
+    for kind in Kind:
+        box = sandbox_for(kind, config, paths, root=backend.root, run_dir="runs/<trial>")
+        rows.append(_row(f"  {kind}", box.describe()))
+    return rows
 
 
 def _gpu_rows(readings: list[GpuReading] | None, error: str, allowed: list[int] | None) -> list[str]:

@@ -147,6 +147,8 @@ class TrialFinished(Event):
     exit_code: int | None = None
     duration_s: float | None = None
     best: float | None = None
+    self_reported: bool = False
+    """No evaluator, and the metric came from code the worker changed in this trial."""
 
 
 @dataclass(frozen=True, slots=True)

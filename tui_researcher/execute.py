@@ -19,6 +19,7 @@ from .monitor import Monitor
 from .placement import HostView, Placement, choose
 from .planner import dry_run_argv
 from .project import Project
+from .sandbox import Kind, Sandbox, isolation, launch_env, sandbox_for
 from .trial import RunningTrial, Trial, TrialStatus
 from .failpoints import failpoint
 
@@ -47,7 +48,10 @@ class Launcher:
         self.set_phase(Phase.EXECUTE, f"dry-run of {trial.id}")
         started = time.time()
         try:
-            result = await self.default_backend.run(argv, timeout=self.config.experiment.dry_run_timeout)
+            backend = self.default_backend
+            sandbox = await self.sandbox(backend, Kind.DRY_RUN)
+            result = await backend.run(sandbox.argv(backend.python or "python3", argv=list(argv)),
+                                       timeout=self.config.experiment.dry_run_timeout)
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
         failpoint("dry_run")
@@ -64,6 +68,12 @@ class Launcher:
         self.bus.notice(f"{trial.id} {trial.label}", "warning")
         ledger.record(trial, "dry_run")
         return result
+
+    async def sandbox(self, backend: Backend, kind: Kind, *, run_dir: str | None = None) -> Sandbox:
+        """The one sandbox, as this host allows it (namespaces where it can build them)."""
+        found = await isolation(backend)
+        return sandbox_for(kind, self.config, self.project.paths, root=backend.root, run_dir=run_dir,
+                           isolate=found.available, degrade=backend.schedules_gpus)
 
     def finish_unlaunched(self, trial: Trial, status: TrialStatus, label: str) -> None:
         trial.status, trial.label, trial.ended = status, label, time.time()
@@ -87,8 +97,11 @@ class Launcher:
         self.project.save_state()
         self.monitor.launching.add(trial.id)
         try:
-            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir}
-            info = await backend.launch(argv, run_dir=trial.run_dir, env=env)
+            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir,
+                   **launch_env(True)}
+            sandbox = await self.sandbox(backend, Kind.TRAIN, run_dir=trial.run_dir)
+            info = await backend.launch(sandbox.argv(backend.python or "python3", argv=list(argv)),
+                                        run_dir=trial.run_dir, env=env)
         except BackendError as exc:
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, str(exc)[:300])
             return None

@@ -72,7 +72,8 @@ def _entries(event: Event, verbose: bool) -> list[tuple[str, str]]:
     if isinstance(event, TrialFinished):
         label = f"  {event.label}" if event.label else ""
         duration = f" duration={event.duration_s:.1f}s" if event.duration_s is not None else ""
-        return [("FINISH", f"trial={event.trial_id} status={event.status} metric={_fmt(event.metric)} "
+        own = " self_reported" if event.self_reported else ""
+        return [("FINISH", f"trial={event.trial_id} status={event.status} metric={_fmt(event.metric)}{own} "
                            f"best={_fmt(event.best)}{duration}{label}")]
     if isinstance(event, Reflected):
         return [("REFLECT", f"trial={event.trial_id} next={event.next_action}  {event.decision}")]

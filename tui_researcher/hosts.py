@@ -12,6 +12,7 @@ from .backends.base import Backend
 from .bus import EventBus
 from .errors import BackendError
 from .paths import ProjectPaths
+from .sandbox import isolation
 
 
 async def start_hosts(backends: Iterable[Backend], paths: ProjectPaths, bus: EventBus) -> None:
@@ -22,6 +23,9 @@ async def start_hosts(backends: Iterable[Backend], paths: ProjectPaths, bus: Eve
             info = await backend.start()
             bus.notice(f"host {backend.name}: helper ready (python {info.get('python', '?')}, "
                        f"workspace {info.get('root', '?')})")
+            found = await isolation(backend)
+            if not found.available:   # never silently: say what is unprotected there
+                bus.notice(found.warning(backend.name), "warning")
         except BackendError as exc:
             bus.notice(f"host {backend.name} unreachable: {exc}", "warning")
         if backend.seeds_code:

@@ -23,8 +23,8 @@ from .paths import ProjectPaths
 from .state import ProjectLock, State
 from .store import Store, StoreError
 
-CSV_FIELDS = ("id", "cycle", "parent", "status", "metric", "label", "host", "gpus", "job_id", "pid", "started",
-              "ended", "duration", "exit_code", "params", "command", "hypothesis", "decision", "role")
+CSV_FIELDS = ("id", "cycle", "parent", "status", "metric", "self_reported", "label", "host", "gpus", "job_id", "pid",
+              "started", "ended", "duration", "exit_code", "params", "command", "hypothesis", "decision", "role")
 
 
 def open_store(paths: ProjectPaths) -> Store | None:
@@ -87,13 +87,15 @@ def summary(at: Where) -> dict[str, Any]:
                         "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
                         "log": run.log_path or run.run_dir, "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
+    best = ledger.get(state.best_trial) if ledger and state.best_trial else None
     if store:
         store.close()
     return {
         "project": at.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
         "paused": state.paused, "controller": "running" if ProjectLock.held(paths.lock) else "not running",
         "metric": at.metric, "goal": at.goal,
-        "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
+        "best": {"trial": state.best_trial, "metric": state.best_metric,
+                 "self_reported": bool(best and best.self_reported)} if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
         "by_status": counts, "usd_today": state.usage.usd_today,
     }
@@ -104,6 +106,8 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
     print(f"cycle     {s['cycle']}   phase {s['phase']}{'   PAUSED' if s['paused'] else ''}", file=out)
     best = s["best"]
     shown = f"{best['metric']:.6g} ({best['trial']})" if best and best["metric"] is not None else "-"
+    if best and best.get("self_reported"):
+        shown += " self-reported (no evaluator; the worker changed the code that printed it)"
     print(f"best      {s['metric']} = {shown}   goal {s['goal']}", file=out)
     if not s["running"]:
         print("running   none", file=out)

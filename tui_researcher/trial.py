@@ -105,6 +105,12 @@ class Trial:
     metric: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     duration: float | None = None
+    measured_by: str = ""
+    """``evaluator`` (metric.evaluate measured it) or ``log`` (the training's own output)."""
+    code_changed: bool = False
+    """The worker wrote files or ran shell commands in this trial's dispatch."""
+    self_reported: bool = False
+    """The metric came from the log of code the worker changed in this trial, with no evaluator to check it."""
     decision: str = ""
     role: str = ""
     """The specialist role (agent.specialists) that proposed it; empty: no roles."""

@@ -89,7 +89,7 @@ async def test_a_symlink_made_by_the_shell_to_a_protected_file_is_refused(sample
                          ("run_shell", {"command": "mkdir -p sub && ln -s ../MEMORY_LOG.md sub/m && echo made"}),
                          ("write_file", {"path": "sub/m", "content": "forged memory"}))
 
-    assert calls[0]["ok"] and "made" in calls[0]["result"]
+    assert calls[0]["ok"] and "made" in calls[0]["result"], calls[0]
     assert not calls[1]["ok"] and "MEMORY_LOG.md is protected" in calls[1]["result"]
     assert "forged memory" not in (ws(sample_project) / "MEMORY_LOG.md").read_text()
 
@@ -126,11 +126,10 @@ async def test_shell_redirection_into_protected_files_is_refused(sample_project,
         "mv train.py researcher.db-wal; rm MEMORY_LOG.md")}))
 
     result = fed_back(fake)
-    assert result.count("Read-only file system") >= 2          # researcher.db, commands.jsonl, runs/ ...
+    assert result.count("Read-only file system") >= 3          # researcher.db, the directive, commands.jsonl, runs/
     assert "cannot move 'train.py' to 'researcher.db-wal'" in result and "cannot remove 'MEMORY_LOG.md'" in result
-    assert "refused: the command changed protected files (HUMAN_DIRECTIVE.md)" in result
-    assert not (ws(sample_project) / "HUMAN_DIRECTIVE.md").exists()
-    assert (ws(sample_project) / "commands.jsonl").read_text() == ""     # made empty beforehand to be mounted
+    assert not (ws(sample_project) / "HUMAN_DIRECTIVE.md").exists()   # sealed by an empty placeholder, gone after
+    assert not (ws(sample_project) / "commands.jsonl").exists()     # an empty placeholder while it ran, then gone
     assert (ws(sample_project) / "train.py").exists() and (ws(sample_project) / "MEMORY_LOG.md").exists()
     assert loop.state.cycle == 1
 
@@ -154,7 +153,8 @@ async def test_shell_cannot_change_the_brief_the_config_or_move_the_workspace(sa
         " cd .. && mv workspace ws_moved")}))
 
     result = fed_back(fake)
-    assert result.count("Read-only file system") == 2 and "Device or resource busy" in result
+    # read-only outside the workspace; here, under /tmp, the private /tmp hides them altogether
+    assert "Device or resource busy" in result
     assert (sample_project / "PROJECT_BRIEF.md").read_text() == brief
     assert (sample_project / "config.yaml").read_text() == conf
     assert ws(sample_project).is_dir() and not (sample_project / "ws_moved").exists()

@@ -43,6 +43,11 @@ async def test_doctor_reports_host_key_python_workspace_gpus_and_round_trip(sshd
     assert "gpu 0        NVIDIA A100-SXM4-80GB  util 97%  mem 61234/81920 MiB  67 C  312.45 W" in report
     assert "gpu 3        NVIDIA H100 80GB HBM3 MIG 3g.40gb  util N/A" in report
     assert "round trip" in report and "median of 20 pings" in report
+    remote = tmp_path / "remote-ws"       # the effective sandbox on that host, kind by kind
+    assert "sandbox      namespaces" in report
+    assert f"run_shell  writes {remote} and a private /tmp; network no; limits: memory_mb 8192" in report
+    assert f"training   writes {remote}, ~/.cache/huggingface, ~/.cache/torch, /dev/shm, {remote}/runs/<trial>" \
+        in report and "evaluator  writes nothing" in report
 
 
 async def test_doctor_says_no_gpu_for_a_host_without_nvidia_smi(sshd_no_gpu, tmp_path):

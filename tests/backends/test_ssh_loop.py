@@ -28,7 +28,7 @@ def test_sample_project_runs_over_ssh_with_code_seeded_on_the_host(sample_projec
     ssh_config(sample_project, sshd, remote)
     proc = cli("run", str(sample_project), "--no-ui", "--max-cycles", "3", timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "copied 1 file(s) of code" in proc.stdout
+    assert "copied 3 file(s) of code" in proc.stdout   # train.py, eval.py, heldout.json
     trials = latest_trials(sample_project)
     assert len(trials) == 3 and all(isinstance(t["metric"], float) for t in trials.values())
     assert any(t["status"] == "keep" for t in trials.values())

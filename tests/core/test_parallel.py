@@ -60,7 +60,8 @@ async def run(project: Path, max_cycles: int, backends=None) -> tuple[Controller
 
 async def test_parallel_trials_never_share_a_gpu_or_take_a_busy_one(tmp_path: Path, monkeypatch):
     fake_gpus(tmp_path, monkeypatch)
-    project = make_project(tmp_path, modes=["sleep"], seconds=1.2, scores=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    # 3 s trials: three dispatches (dry-run and launch, each in its sandbox) fit in one even on a busy machine
+    project = make_project(tmp_path, modes=["sleep"], seconds=3.0, scores=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
                            extra={"experiment": {"max_parallel": 4}, "gpu": {"gpus_per_trial": 1}})
     controller, events = await run(project, 6)
     trials = [t for t in latest_trials(project).values()]

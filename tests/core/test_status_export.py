@@ -21,7 +21,8 @@ def test_status_answers_from_the_store_and_export_streams_every_trial(tmp_path: 
 
     status = json.loads(cli("status", str(project), "--json", check=True).stdout)
     assert status["trials"] == 3 and status["by_status"] == dict(counts)
-    assert status["best"] == {"trial": kept["id"], "metric": kept["metric"]} and status["controller"] == "not running"
+    assert status["best"] == {"trial": kept["id"], "metric": kept["metric"], "self_reported": False}
+    assert status["controller"] == "not running"
     text = cli("status", str(project), check=True).stdout
     shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     assert f"trials    3 in the ledger ({shown})" in text

@@ -135,7 +135,9 @@ async def test_quitting_an_attached_app_never_stops_the_loop(slow_project, xdg_c
                             settings_path=xdg_config / "settings.toml", animate=False)
         async with app.run_test(size=(140, 40)) as pilot:
             await wait_until(pilot, lambda: app.running and app.loop_alive, what="the trial, seen through files")
-            trial_pid = read_state(slow_project)["running"][app.running[0]]["pid"]
+            running = lambda: read_state(slow_project)["running"].get(app.running[0], {}).get("pid")  # noqa: E731
+            await wait_until(pilot, running, what="the launch to complete (its pid)")
+            trial_pid = running()
             await pilot.press("p")
             await wait_until(pilot, lambda: read_state(slow_project).get("paused"), what="the loop to pause")
             await wait_until(pilot, lambda: app.dashboard.query_one(StatusBar).status.paused, what="PAUSED on screen")

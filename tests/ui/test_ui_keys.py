@@ -71,7 +71,8 @@ async def test_escape_in_the_directive_editor_sends_nothing(slow_project, xdg_co
         await live.pilot.press("d", *"never mind", "escape")
         await live.pilot.pause()
         assert isinstance(live.app.screen, MainScreen)
-        assert not live.controller.paths.directive.exists()
+        directive = live.controller.paths.directive   # absent, or the sandbox's empty placeholder while training
+        assert not directive.exists() or directive.read_text() == ""
 
 
 async def test_k_stops_the_running_trial_after_confirmation(slow_project, xdg_config):

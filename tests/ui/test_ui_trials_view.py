@@ -145,6 +145,21 @@ async def test_a_trial_recorded_while_the_view_is_open_is_appended_and_followed(
         assert plot.points[-1] == Point(451, "t000451", 0.999, "keep")
 
 
+async def test_a_self_reported_metric_is_marked_in_the_trials_view(tmp_path, xdg_config):
+    project = make_project(tmp_path, 3)
+    writer = Store(project / "workspace" / "researcher.db")
+    Ledger(writer).record(Trial(id="t000004", cycle=4, status=TrialStatus.DISCARD, metric=0.51, code_changed=True,
+                                self_reported=True, measured_by="log"), "finished")
+    writer.close()
+    app = attached(project, xdg_config)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_trials(pilot)
+        await wait_until(pilot, lambda: len(shown(table)) == 4, what="four rows")
+        metrics = {t.id: str(table._cells(t)[3]) for t in table.visible_trials()}
+        assert metrics["t000004"] == "0.51 (self)"
+        assert not any("(self)" in m for tid, m in metrics.items() if tid != "t000004")
+
+
 def test_series_stays_bounded_as_trials_finish_and_keeps_every_kept_trial():
     series = Series(budget=100)
     kept = []

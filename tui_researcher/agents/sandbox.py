@@ -1,122 +1,26 @@
-"""Why a shell command from a model cannot write the controller's files, even as root.
+"""The after-command check of the controller's files that closes the namespace sandbox's two gaps.
 
-File permissions do not stop root, and the command is arbitrary shell, so the guard sits below
-the command. ``run_shell`` runs ``sh -c`` inside a small wrapper (standard library, sent as an
-argument through the host helper, so it works on any Linux host) that:
-
-- enters a private mount namespace (and a user namespace when not root) and a PID namespace;
-- binds every protected path read-only onto itself: the controller's files (state, ledger,
-  memory log, event and command logs, the lock), ``runs/`` (the metric parser's inputs) and,
-  one level up, the brief and config.yaml cannot be written, truncated, replaced, renamed or
-  removed, through symlinks or hard links either, while the rest of the workspace stays an
-  ordinary directory (``sed -i``, new files);
-- mounts a fresh ``/proc``: only the command's own processes are visible, so no other process's
-  environment (the controller's holds the API key) can be read;
-- drops CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_MKNOD, CAP_SYS_MODULE,
-  CAP_SYS_RAWIO and CAP_SYS_BOOT from the bounding set and sets no_new_privs, so the command
-  cannot remount, unmount, re-enter the old namespace or open files by handle;
-- ends every process the command started when the command ends (the PID namespace dies).
-
-Two gaps remain, and ``ProtectedGuard`` closes them after each command: a protected file that
-does not exist yet (usually the directive) has nothing to mount on, so one that appears during
-the command is removed; and a file the controller replaces by rename while the command runs
+Every command of the worker's side runs in the one sandbox (``tui_researcher/sandbox.py``): the
+controller's files are bound read-only there. Two gaps remain, and ``ProtectedGuard`` closes them
+after each ``run_shell``: a file the controller replaces by rename while the command runs
 (MEMORY_LOG.md) loses its mount in the sandbox, so it is compared with the controller's memory
-and rewritten from it when they differ. The store (SQLite) is written in place, so its mounts hold.
-
-Where namespaces are not available (macOS, a container without CAP_SYS_ADMIN and no user
-namespaces), the same wrapper only drops capabilities, and ``ProtectedGuard`` checks every
-protected file after the command and repairs any change (see its docstring for its limits).
+and rewritten from it when they differ; and where namespaces are not available (macOS, a
+container without them), every protected file is checked after the command and repaired.
+The store (SQLite) is written in place, so its mounts hold.
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..sandbox import SANDBOX_EXIT
+
 if TYPE_CHECKING:
     from ..workbench import Workbench
 
-SANDBOX_EXIT = 97
-"""The wrapper's exit code when it cannot build the sandbox (its stderr says why)."""
-
-# the wrapper every run_shell command runs in (trials run in backends/helper.py's TRIAL_RUNNER)
-SHELL_SANDBOX = r'''
-import ctypes, json, os, signal, sys
-spec = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-NEWNS, NEWPID, NEWUSER = 0x20000, 0x20000000, 0x10000000
-RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-DROP = (2, 16, 17, 19, 21, 22, 27)
-def fail(what):
-    sys.stderr.write("sandbox unavailable: %s: %s\n" % (what, os.strerror(ctypes.get_errno())))
-    sys.exit(97)
-def mount(src, dst, fs, flags):
-    enc = lambda s: s.encode() if s else None
-    if libc.mount(enc(src), enc(dst), enc(fs), flags, None) != 0:
-        fail("mount %s" % dst)
-def drop_caps():
-    for cap in DROP:
-        libc.prctl(24, cap, 0, 0, 0)
-    libc.prctl(38, 1, 0, 0, 0)
-def run():
-    os.chdir(root)
-    os.execv("/bin/sh", ["sh", "-c", spec["cmd"]])
-root = spec["root"]
-if not spec.get("isolate"):
-    drop_caps()
-    run()
-for path in spec["dirs"]:
-    os.makedirs(path, exist_ok=True)
-for path in spec["files"]:
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
-uid, gid = os.getuid(), os.getgid()
-if libc.unshare(NEWNS | NEWPID | (NEWUSER if uid else 0)) != 0:
-    fail("unshare")
-if uid:
-    for name, text in (("setgroups", "deny"), ("uid_map", "0 %d 1" % uid), ("gid_map", "0 %d 1" % gid)):
-        with open("/proc/self/" + name, "w") as f:
-            f.write(text)
-pid = os.fork()
-if pid:
-    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda s, f: os.kill(pid, signal.SIGKILL))
-    status = os.waitpid(pid, 0)[1]
-    sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-mount(None, "/", None, REC | PRIVATE)
-mount(root, root, None, BIND | REC)
-for path in spec["protected"]:
-    if os.path.islink(path) or not os.path.exists(path):
-        continue
-    mount(path, path, None, BIND | REC)
-    mount(None, path, None, REMOUNT | BIND | RDONLY | (os.statvfs(path).f_flag & (NOSUID | NODEV | NOEXEC)))
-try:
-    mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)
-except SystemExit:
-    mount("tmpfs", "/proc", "tmpfs", NOSUID | NODEV | NOEXEC)
-drop_caps()
-run()
-'''
-
-
-def wrapper_argv(python: str, root: str, command: str, protected: list[str], *, outside: tuple[str, ...] = (),
-                 isolate: bool = True) -> list[str]:
-    """The argv the host helper runs for one shell command.
-
-    ``protected`` is relative to the workspace ``root``; ``outside`` holds absolute paths beyond
-    it (the brief and config.yaml, one level up). The workspace is bound onto itself so it cannot
-    be renamed away; protected directories are created first (an absent ``runs/`` could otherwise
-    be filled with a forged log before the trial starts), and so is the command inbox (an absent
-    file cannot be a mount point); every protected path that exists is then bound read-only.
-    """
-    inside = [posixpath.join(root, p.rstrip("/")) for p in protected]
-    spec = {"root": root, "cmd": command, "protected": inside + list(outside),
-            "dirs": [posixpath.join(root, p.rstrip("/")) for p in protected if p.endswith("/")],
-            "files": [posixpath.join(root, p) for p in protected if p == "commands.jsonl"], "isolate": isolate}
-    return [python, "-c", SHELL_SANDBOX, json.dumps(spec)]
+__all__ = ["SANDBOX_EXIT", "ProtectedGuard"]
 
 
 @dataclass

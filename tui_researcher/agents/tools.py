@@ -7,6 +7,7 @@ was refused and why; nothing a model sends can crash the loop.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import posixpath
 import re
@@ -20,13 +21,13 @@ from ..backends.base import Backend
 from ..codediff import unified
 from ..errors import BackendError, ResearcherError
 from ..planner import TrialRunner
+from ..sandbox import SEALED, Kind, isolation, sandbox_for, worker_protected
 from ..trial import Trial
 from ..workbench import Workbench
 from .papers import ARXIV_URL, PaperSearchError, search_arxiv
 from .providers import ToolSpec
-from .sandbox import SANDBOX_EXIT, ProtectedGuard, wrapper_argv
+from .sandbox import SANDBOX_EXIT, ProtectedGuard
 
-PROTECTED_DIRS = ("runs/", "directive_archive/")
 MAX_WRITE_CHARS = 1_000_000
 
 
@@ -104,12 +105,8 @@ class ToolPolicy:
 
 
 def protected_paths(bench: Workbench) -> list[str]:
-    """Workspace-relative paths no tool may write: the controller's files, runs/ and the metric file."""
-    names = list(bench.paths.protected()) + list(PROTECTED_DIRS)
-    metric_file = bench.config.metric.file
-    if metric_file and not metric_file.startswith(("/", "..")):
-        names.append(posixpath.normpath(metric_file))
-    return names
+    """Workspace-relative paths (globs allowed) no tool may write: the controller's, the evaluator's."""
+    return worker_protected(bench.paths, bench.config)
 
 
 # the toolbox -------------------------------------------------------------------------------
@@ -191,7 +188,8 @@ class Toolbox:
 
     def _refuse_protected(self, rel: str) -> None:
         for name in self.protected:
-            if rel == name.rstrip("/") or (name.endswith("/") and (rel + "/").startswith(name)):
+            if rel == name.rstrip("/") or (name.endswith("/") and (rel + "/").startswith(name)) or (
+                    fnmatch.fnmatchcase(rel, name)):
                 raise ToolError(f"{rel} is protected: the controller owns it (protected: "
                                 f"{', '.join(self.protected)})")
 
@@ -204,6 +202,7 @@ class Toolbox:
             raise ToolError("content must be a string")
         if len(content) > MAX_WRITE_CHARS:
             raise ToolError(f"content is {len(content):,} chars; the limit is {MAX_WRITE_CHARS:,}")
+        self._changed()
         before = await self._old_text(rel)
         await self.backend.write_file(rel, content)
         self.last_diff = unified(before, content, rel)
@@ -247,9 +246,11 @@ class Toolbox:
         guard = self._guard(mode)
         if guard is not None:
             guard.snapshot(self.bench)
-        argv = wrapper_argv(self._python(), self._root(), command, self.protected, outside=self._outside(),
-                            isolate=mode.isolated)
-        result = await self.backend.run(argv, timeout=self.policy.shell_timeout, env=self._env())
+        sandbox = sandbox_for(Kind.SHELL, self.bench.config, self.bench.paths, root=self._root(),
+                              isolate=mode.isolated)
+        self._changed()
+        result = await self.backend.run(sandbox.argv(self._python(), cmd=command),
+                                        timeout=self.policy.shell_timeout, env=self._env())
         touched = guard.repair(self.bench) if guard else []
         if result.exit_code == SANDBOX_EXIT and result.stderr.startswith("sandbox unavailable"):
             raise ToolError(f"run_shell could not start its sandbox: {result.stderr.strip()[:300]}")
@@ -275,7 +276,7 @@ class Toolbox:
             if not self.bench.paths.memory.exists():
                 self.bench.rewrite_memory()             # so it exists to be mounted read-only
             files = [p for p in files if p in ProtectedGuard.FROM_MEMORY or (
-                p != "commands.jsonl" and p not in ProtectedGuard.STORE and not (workspace / p).exists())]
+                p not in SEALED and p not in ProtectedGuard.STORE and not (workspace / p).exists())]
         return ProtectedGuard(workspace, files)
 
     async def shell_mode(self) -> ShellMode:
@@ -295,14 +296,13 @@ class Toolbox:
         return mode
 
     async def _probe(self) -> ShellMode:
-        argv = wrapper_argv(self._python(), self._root(), "true", self.protected)
-        try:
-            probe = await self.backend.run(argv, timeout=30, env=self._env())
-        except BackendError as exc:
-            return ShellMode(False, str(exc)[:200])
-        if probe.exit_code == 0:
-            return ShellMode(True)
-        return ShellMode(False, (probe.stderr or probe.stdout).strip()[:200] or f"exit {probe.exit_code}")
+        found = await isolation(self.backend, self._python())
+        return ShellMode(found.available, found.reason)
+
+    def _changed(self) -> None:
+        """The worker may have changed the trial's code: without an evaluator its metric is self-reported."""
+        if self.runner is not None:
+            self.runner.trial.code_changed = True
 
     def _python(self) -> str:
         """The host's interpreter: the local backend's, an SSH host's ``python``, else python3."""

@@ -130,6 +130,8 @@ class Backend(ABC):
     """The interpreter on the host, for the commands the controller builds (the agents' shell)."""
     allowed_gpus: list[int] | None = None
     """GPU indices this project may use on the host (``hosts[].gpus``); None: all of them."""
+    isolation: Any = None
+    """Whether commands can be sandboxed there (``sandbox.Isolation``), probed once by ``sandbox.isolation``."""
 
     @property
     @abstractmethod

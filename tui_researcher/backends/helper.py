@@ -6,7 +6,10 @@ remote operation costs one round trip on an already-open channel. Requests carry
 in threads, so a slow one (a dry-run) never holds up a fast one (a monitor probe).
 
 Training is launched through ``TRIAL_RUNNER`` in its own session (setsid): it survives the
-helper, the SSH connection and the controller, and writes the exit code to a sidecar file.
+helper, the SSH connection and the controller, and writes the exit code to a sidecar file. The
+controller hands it the training already wrapped in its sandbox (``sandbox_wrapper.py``), which
+seals the sidecars and says the training's host pid on a pipe; an exit code is read only once
+the trial runner is gone. File tools walk every path from a directory descriptor with O_NOFOLLOW.
 The package imports this module too (``pid_alive``, ``scrubbed_env``, ``TRIAL_RUNNER``), so
 those have one definition here and in the copy every host runs.
 """
@@ -56,16 +59,27 @@ log = open(spec["log"], "ab", buffering=0)
 started = time.time()
 job = {"job_id": os.environ.get("SLURM_JOB_ID", ""), "node": os.environ.get("SLURMD_NODENAME", ""),
        "gpus": os.environ.get("SLURM_JOB_GPUS", "")}
+# a sandboxed training (sandbox_wrapper.py) says its host pid on a pipe: in its PID namespace it has another
+sandboxed = env.pop("TUI_RESEARCHER_SANDBOX", None) == "1"
+report = os.pipe() if sandboxed else None
+if report:
+    env["TUI_RESEARCHER_REPORT_FD"] = str(report[1])
 try:
     child = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT)
+                             stdout=log, stderr=subprocess.STDOUT, pass_fds=report[1:] if report else ())
 except OSError as exc:
     log.write(("tui-researcher: cannot start %r: %s\n" % (spec["argv"][0], exc)).encode())
     rc = 127
 else:
-    atomic(spec["pidfile"], dict(job, pid=os.getpid(), child=child.pid, started=started))
+    training = child.pid
+    if report:
+        os.close(report[1])
+        with os.fdopen(report[0]) as said:
+            line = said.readline().strip()
+        training = int(line) if line.isdigit() else child.pid
+    atomic(spec["pidfile"], dict(job, pid=os.getpid(), child=training, started=started))
     if spec.get("announce"):   # the host helper waits on this line for the training's pid: no polling
-        os.write(1, b"%d\n" % child.pid)
+        os.write(1, b"%d\n" % training)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
@@ -160,6 +174,49 @@ class Helper:
             raise PermissionError("%s is protected: the controller owns it" % os.path.relpath(full, self.root))
         return full
 
+    def _parts(self, path):
+        """The components of a workspace-relative path; absolute paths and '..' are refused."""
+        rel = os.path.normpath(os.path.expanduser(str(path)))
+        if os.path.isabs(rel) or rel == ".." or rel.startswith(".." + os.sep):
+            raise PermissionError("path %r is outside the workspace" % path)
+        return [] if rel == "." else rel.split(os.sep)
+
+    def _dir_fd(self, parts, create=False):
+        """The directory ``parts`` under the root, opened one component at a time from a descriptor,
+        never following a symlink: nothing can be swapped between a check and the open."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in parts:
+                if create:
+                    try:
+                        os.mkdir(part, 0o777, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = step
+        except OSError as exc:
+            os.close(fd)
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise PermissionError("%s: not a plain directory (a symlink is not followed: it may lead outside "
+                                  "the workspace)" % "/".join(parts))
+        return fd
+
+    def _open_file(self, path):
+        parts = self._parts(path)
+        if not parts:
+            raise IsADirectoryError("%r is a directory" % path)
+        dfd = self._dir_fd(parts[:-1])
+        try:
+            return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno == 40:   # ELOOP: the file itself is a symlink
+                raise PermissionError("%s is a symlink: not followed (it may lead outside the workspace)" % path)
+            raise
+        finally:
+            os.close(dfd)
+
     # ops ----------------------------------------------------------------------
 
     def op_hello(self, req):
@@ -253,7 +310,7 @@ class Helper:
             info["alive"] = True
         exit_path = os.path.join(run_dir, "exit.json")
         info["exit"] = None
-        if os.path.exists(exit_path):
+        if not info["alive"] and os.path.exists(exit_path):   # read only once its trial runner is gone
             try:
                 with open(exit_path) as f:
                     info["exit"] = json.load(f)
@@ -314,29 +371,39 @@ class Helper:
                 return False
 
     def op_read_file(self, req):
-        path = self.resolve(req["path"])
         limit = int(req.get("max_bytes") or MAX_OUTPUT)
-        with open(path, "rb") as f:
+        with os.fdopen(self._open_file(req["path"]), "rb") as f:
             f.seek(int(req.get("offset") or 0))
             data = f.read(limit + 1)
-        return {"content": data[:limit].decode("utf-8", "replace"), "truncated": len(data) > limit,
-                "size": os.path.getsize(path)}
+            size = os.fstat(f.fileno()).st_size
+        return {"content": data[:limit].decode("utf-8", "replace"), "truncated": len(data) > limit, "size": size}
 
     def op_write_file(self, req):
-        def fill(tmp):
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(req["content"])
+        return self._replace(req["path"], lambda f: f.write(req["content"].encode("utf-8")))
+
+    def _replace(self, rel, fill, mode=0o644):
+        """Write ``rel`` through a temporary file and a rename in one directory descriptor, so a reader
+        never sees half of it and no symlink anywhere on the way is followed."""
+        parts = self._parts(rel)
+        if not parts or os.path.join(*parts) in self.protected:
+            raise PermissionError("%s is protected: the controller owns it" % rel)
+        dfd = self._dir_fd(parts[:-1], create=True)
+        name, tmp = parts[-1], parts[-1] + ".tui-tmp"
+        try:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd)
+            with os.fdopen(fd, "wb") as f:
+                fill(f)
                 f.flush()
                 os.fsync(f.fileno())
-        return self._replace(req["path"], fill)
-
-    def _replace(self, rel, fill):
-        """Write ``rel`` through a temporary file and a rename, so a reader never sees half of it."""
-        path = self.resolve(rel, for_write=True)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fill(path + ".tui-tmp")
-        os.replace(path + ".tui-tmp", path)
-        return {"path": os.path.relpath(path, self.root), "bytes": os.path.getsize(path)}
+                size = os.fstat(f.fileno()).st_size
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        finally:
+            os.close(dfd)
+        return {"path": os.path.join(*parts), "bytes": size}
 
     def op_list_files(self, req):
         base = self.resolve(req.get("path") or ".")
@@ -361,7 +428,9 @@ class Helper:
 
     def op_copy_in(self, req):
         """A file of this machine into the workspace: a local backend's put_file, refused like write_file."""
-        return self._replace(req["path"], lambda tmp: shutil.copy2(req["source"], tmp))
+        with open(req["source"], "rb") as source:
+            return self._replace(req["path"], lambda f: shutil.copyfileobj(source, f),
+                                 mode=os.fstat(source.fileno()).st_mode & 0o777)
 
     def op_exists(self, req):
         return {"exists": os.path.exists(self.resolve(req["path"]))}

@@ -70,6 +70,9 @@ def unfilled(template: str | None, names: Any) -> list[str]:
     return [p for p in dict.fromkeys(PLACEHOLDER.findall(template or "")) if p not in names]
 
 
+EVALUATE_FIELDS = ("run_dir", "trial", "workspace")
+"""The placeholders of ``metric.evaluate``: the run directory and workspace as absolute host paths."""
+
 Mode = _one_of("local", "ssh", "slurm")
 Provider = _one_of("offline", "anthropic", "openai")
 Goal = _one_of("max", "min")
@@ -230,6 +233,12 @@ class AgentConfig(Section):
         if twice:
             raise config_error(f"role {twice[0]!r} appears twice: each specialist needs its own role")
         return value
+    tool_network: bool = False
+    """Whether run_shell commands reach the network (they run in a network namespace of their own otherwise)."""
+    tool_memory_mb: int = Field(8192, gt=0)
+    """Address-space limit of a run_shell command."""
+    tool_max_processes: int = Field(256, gt=0)
+    """How many more processes a run_shell command may start."""
 
     @field_validator("max_cycles", mode="before")
     @classmethod
@@ -273,6 +282,13 @@ class ExperimentConfig(Section):
     """Seconds before a trial is killed as ``timeout``; 0: no limit."""
     max_parallel: int = Field(1, gt=0)
     log_tail_lines: int = 50
+    writable: list[str] = Field(default_factory=lambda: list(DEFAULT_WRITABLE))
+    """Paths outside the trial's tree that training and dry-runs may write (``~`` is the host's home)."""
+    network: bool = True
+    """Whether training, dry-runs and the evaluator reach the network (multi-node jobs, downloads)."""
+
+
+DEFAULT_WRITABLE = ("~/.cache/huggingface", "~/.cache/torch", "/dev/shm")
 
 
 class ObsidianConfig(Section):
@@ -317,6 +333,26 @@ class MetricConfig(Section):
     """A JSON results file in the trial's run directory (``runs/<id>/``; the trial's cwd is the workspace)."""
     gates: dict[str, Gate] = Field(default_factory=dict)
     """``{other_metric: ">= 0.96"}``: a trial that misses a gate is ``gated``, never ``keep``."""
+    evaluate: str | None = None
+    """Template like ``python3 eval.py --run-dir {run_dir}``: run sandboxed after a trial exits 0; its output
+    (parsed by the rules above) is the trial's metric. Placeholders: {run_dir}, {trial}, {workspace}."""
+    evaluate_timeout: float = Field(600.0, gt=0)
+    protected: list[str] = Field(default_factory=list)
+    """Workspace-relative paths or globs (held-out data) read-only to every command of the worker's side."""
+
+    @field_validator("evaluate")
+    @classmethod
+    def _evaluate(cls, value: str | None) -> str | None:
+        try:
+            words = shlex.split(value or "")
+        except ValueError as exc:
+            raise config_error(f"cannot be split into arguments: {exc}") from exc
+        if value is not None and not words:
+            raise config_error("must name a command, e.g. python3 eval.py --run-dir {run_dir}")
+        missing = unfilled(value, EVALUATE_FIELDS)
+        if missing:
+            raise config_error(f"{{{missing[0]}}} is not a placeholder here (use {', '.join(EVALUATE_FIELDS)})")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -6,7 +6,9 @@ baseline. `--dry-run` checks the whole path on a handful of points and exits.
 """
 
 import argparse
+import json
 import math
+import os
 import random
 import sys
 
@@ -86,7 +88,16 @@ def main(argv=None):
         print(f"epoch={epoch} loss={loss:.4f} val_acc={accuracy(model, val):.4f}", flush=True)
     if args.dry_run:
         print("dry-run ok", flush=True)
+        return 0
+    save(model, os.environ.get("TUI_RESEARCHER_RUN_DIR"))
     return 0
+
+
+def save(model, run_dir):
+    """The weights, for eval.py: the controller measures the model on data this script never reads."""
+    if run_dir:
+        with open(os.path.join(run_dir, "model.json"), "w") as f:
+            json.dump({"w1": model.w1, "b1": model.b1, "w2": model.w2, "b2": model.b2}, f)
 
 
 if __name__ == "__main__":

@@ -363,6 +363,8 @@ class TrialsTable(ScrollView, can_focus=True):
         if len(hypothesis) > 60:
             hypothesis = hypothesis[:59] + "…"
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
+        if trial.self_reported:   # no evaluator, and the worker changed the code that printed it
+            metric += " (self)"
         best = self.best
         if trial.metric is None or best is None:
             delta = Text("–")

@@ -1,0 +1,212 @@
+"""The sandbox wrapper on its own (as root, and as an unprivileged user through a user namespace), and
+the host helper's file tools against a directory swapped for a symlink while they run."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui_researcher.backends.helper import Helper
+from tui_researcher.sandbox import Kind, Sandbox
+
+LINUX = sys.platform.startswith("linux")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def box(tree: Path, *extra: tuple[str, str]) -> Sandbox:
+    return Sandbox(Kind.TRAIN, str(tree), (("rw", str(tree)), ("ro", str(tree / "runs")),
+                                           ("seal", str(tree / "HUMAN_DIRECTIVE.md")), *extra), network=False)
+
+
+def alive_with(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+ATTEMPTS = ("id -u; ls /proc | grep -c '^[0-9]'; echo ok > mine.txt; echo forged > runs/exit.json; "
+            "echo forged > HUMAN_DIRECTIVE.md; mv runs elsewhere; "
+            "setsid python3 -c 'import time; time.sleep(600)' {marker} & echo started")
+
+
+def check_outcome(tree: Path, proc: subprocess.CompletedProcess, marker: str, uid: int) -> None:
+    lines = proc.stdout.split()
+    assert lines[0] == str(uid) and int(lines[1]) <= 4, proc.stdout + proc.stderr   # its own /proc
+    assert (tree / "mine.txt").read_text() == "ok\n" and "started" in proc.stdout
+    assert proc.stderr.count("Read-only file system") == 2 and "Device or resource busy" in proc.stderr
+    assert not (tree / "runs" / "exit.json").exists() and (tree / "runs").is_dir()
+    assert not (tree / "HUMAN_DIRECTIVE.md").exists()                 # the placeholder went with the command
+    assert not alive_with(marker)                                      # the setsid child died with it
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_the_wrapper_as_root_seals_the_tree_and_ends_every_process(tmp_path):
+    tree = tmp_path / "ws"
+    (tree / "runs").mkdir(parents=True)
+    marker = f"sbx-{uuid.uuid4().hex}"
+    proc = subprocess.run(box(tree).argv(sys.executable, cmd=ATTEMPTS.format(marker=marker)),
+                          capture_output=True, text=True, timeout=60)
+    check_outcome(tree, proc, marker, os.getuid())
+
+
+@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON),
+                    reason="needs root to become an unprivileged user (setpriv) and a system python3")
+def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace():
+    base = Path(tempfile.mkdtemp(prefix="tui-sbx-"))   # /tmp/pytest-of-root is not reachable by nobody
+    try:
+        tree = base / "ws"
+        (tree / "runs").mkdir(parents=True)
+        base.chmod(0o755)
+        for path in (base, tree, tree / "runs"):
+            os.chown(path, 65534, 65534)
+        marker = f"sbx-{uuid.uuid4().hex}"
+        argv = box(tree).argv(SYSTEM_PYTHON, cmd=ATTEMPTS.format(marker=marker).replace("python3", SYSTEM_PYTHON))
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+                              capture_output=True, text=True, timeout=60, cwd="/")
+        if "sandbox unavailable: unshare" in proc.stderr:
+            pytest.skip("unprivileged user namespaces are disabled on this host")
+        check_outcome(tree, proc, marker, 65534)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(not LINUX, reason="renameat2 is Linux's")
+def test_write_file_never_follows_a_directory_swapped_for_a_symlink(tmp_path):
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "d_link")
+    helper = Helper(str(root))
+    stop = threading.Event()
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    d, link = str(root / "d").encode(), str(root / "d_link").encode()
+
+    def swap():   # renameat2(RENAME_EXCHANGE): d is always there, a directory or a symlink out of the workspace
+        while not stop.is_set():
+            assert libc.renameat2(-100, d, -100, link, 2) == 0, os.strerror(ctypes.get_errno())
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    wrote = refused = 0
+    try:
+        for i in range(3000):
+            try:
+                helper.op_write_file({"path": f"d/f{i}.txt", "content": "x"})
+                wrote += 1
+            except OSError:
+                refused += 1
+    finally:
+        stop.set()
+        swapper.join()
+    assert list(outside.iterdir()) == []                  # zero escapes
+    assert wrote > 0 and refused > 0                       # the race really ran both ways
+    where = root / "d" if (root / "d").is_dir() and not (root / "d").is_symlink() else root / "d_link"
+    assert len(list(where.iterdir())) == wrote
+
+
+async def test_an_exit_code_is_not_read_while_its_trial_runner_lives(tmp_path):
+    """Even a training outside the sandbox (no seal on exit.json) cannot end its trial early by forging it."""
+    from tests.polling import probe_until
+    from tui_researcher.backends.base import TrialRef
+    from tui_researcher.backends.local import LocalBackend
+
+    backend = LocalBackend(tmp_path)
+    code = ("import json, os, time\nrun = os.environ['TUI_RESEARCHER_RUN_DIR']\n"
+            "json.dump({'exit_code': 0}, open(os.path.join(run, 'exit.json'), 'w'))\n"
+            "print('forged', flush=True)\nwhile not os.path.exists('release'): time.sleep(0.05)\nraise SystemExit(3)\n")
+    try:
+        info = await backend.launch([sys.executable, "-c", code], run_dir="runs/t1",
+                                    env={"TUI_RESEARCHER_RUN_DIR": str(tmp_path / "runs" / "t1")})
+        ref = TrialRef(id="t1", run_dir="runs/t1", pid=info.pid, start_time=info.start_time)
+        running = await probe_until(backend, ref, lambda t: "forged" in t.data)
+        assert running.alive and running.exit_code is None and (tmp_path / "runs/t1/exit.json").exists()
+        (tmp_path / "release").touch()
+        done = await probe_until(backend, ref, lambda t: t.exit_code is not None)
+        assert done.exit_code == 3 and not done.alive
+    finally:
+        await backend.close()
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_a_protected_file_cannot_be_carried_away_by_renaming_its_directory(tmp_path):
+    tree = tmp_path / "ws"
+    (tree / "data" / "held").mkdir(parents=True)
+    (tree / "runs").mkdir()
+    (tree / "data" / "held" / "test.json").write_text("[1]")
+    sandbox = box(tree, ("ro_glob", "data/held/*.json"))
+    proc = subprocess.run(sandbox.argv(sys.executable, cmd=(
+        "mv data elsewhere; mv data/held data/h2; mkdir -p data/new && echo ok > data/new/f && echo made; "
+        "echo '[]' > data/held/test.json; rm data/held/test.json")), capture_output=True, text=True, timeout=60)
+    assert proc.stderr.count("Device or resource busy") == 3, proc.stderr       # both renames, the removal
+    assert "Read-only file system" in proc.stderr and "made" in proc.stdout      # the rest stays writable
+    assert (tree / "data" / "held" / "test.json").read_text() == "[1]"
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+async def test_a_sandboxed_launch_reports_the_trainings_host_pid(tmp_path, isolate):
+    """Isolated, the training has another pid in its namespace; without namespaces (a host that has
+    none) the wrapper becomes the training. Either way the ledger gets the pid the host knows it by."""
+    from tests.polling import probe_until
+    from tui_researcher.backends.base import TrialRef
+    from tui_researcher.backends.local import LocalBackend
+    from tui_researcher.sandbox import launch_env
+
+    marker = f"pid-{uuid.uuid4().hex}"
+    backend = LocalBackend(tmp_path)
+    code = f"import os, time\nprint('{marker}', os.getpid(), flush=True)\nwhile not os.path.exists('release'): " \
+           f"time.sleep(0.05)\n"
+    sandbox = Sandbox(Kind.TRAIN, str(tmp_path), (("rw", str(tmp_path)),), network=True, isolate=isolate)
+    try:
+        info = await backend.launch(sandbox.argv(sys.executable, argv=[sys.executable, "-c", code, marker]),
+                                    run_dir="runs/t1", env=launch_env(True))
+        ref = TrialRef(id="t1", run_dir="runs/t1", pid=info.pid, start_time=info.start_time)
+        said = await probe_until(backend, ref, lambda t: marker in t.data)
+        assert marker.encode() in Path(f"/proc/{info.training_pid}/cmdline").read_bytes()
+        own = int(said.data.split(marker)[1].split()[0])
+        assert (own != info.training_pid) is isolate          # the namespace's pid is not the host's
+        (tmp_path / "release").touch()
+        await probe_until(backend, ref, lambda t: t.exit_code is not None)
+    finally:
+        await backend.close()
+
+
+@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare")
+                    or not os.path.exists(SYSTEM_PYTHON), reason="needs root, setpriv, unshare and a system python3")
+@pytest.mark.parametrize("degrade", [False, True])
+def test_where_namespaces_fail_the_wrapper_refuses_or_runs_with_a_warning_never_silently(degrade):
+    """A real host without user namespaces: an unprivileged user in a chroot may not create one."""
+    base = Path(tempfile.mkdtemp(prefix="tui-deg-"))
+    rootbind = Path(tempfile.mkdtemp(prefix="tui-rootbind-"))
+    try:
+        base.chmod(0o755)
+        os.chown(base, 65534, 65534)
+        argv = Sandbox(Kind.TRAIN, str(base), (("rw", str(base)),), True, degrade=degrade).argv(
+            SYSTEM_PYTHON, cmd="echo RAN")
+        script = 'mount --rbind / "$0" && exec chroot "$0" setpriv --reuid=65534 --regid=65534 --clear-groups "$@"'
+        proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(rootbind), *argv],
+                              capture_output=True, text=True, timeout=60, cwd="/")
+        if degrade:   # a scheduler's node: the training runs, and its log says what is unprotected
+            assert proc.returncode == 0 and proc.stdout == "RAN\n"
+            assert proc.stderr.startswith("tui-researcher: WARNING: no sandbox on this node (unshare: Operation "
+                                          "not permitted): the training can write the controller's files")
+        else:         # everywhere else the command does not run, and says why
+            assert proc.returncode == 97 and proc.stdout == ""
+            assert proc.stderr == "sandbox unavailable: unshare: Operation not permitted\n"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        rootbind.rmdir()
