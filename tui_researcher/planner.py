@@ -237,16 +237,14 @@ class OfflinePlanner:
         params = " ".join(f"{k}={v}" for k, v in trial.params.items())
         if trial.status == TrialStatus.KEEP:
             decision = f"{trial.id} keep: {metric}={value} is the new best ({params})"
-            milestone = f"{trial.id}: {metric}={value} with {params}"
         elif trial.status == TrialStatus.DISCARD:
             decision = f"{trial.id} discard: {metric}={value} did not beat the best ({params})"
-            milestone = ""
         else:
             decision = f"{trial.id} {trial.status}: {trial.label or 'no label'} ({params})"
-            milestone = ""
         threshold = self.config.agent.no_progress_fallback_threshold
         next_action = "pivot" if threshold and ctx.free_slots >= 0 and _no_progress(self.ledger, threshold) else "iterate"
-        return Reflection(decision=decision, next_action=next_action, milestone=milestone)
+        # no milestone: the controller writes the result line from the ledger (facts.py)
+        return Reflection(decision=decision, next_action=next_action)
 
 
 class _Untried:

@@ -108,6 +108,25 @@ class Trial:
     decision: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     dry_run: dict[str, Any] = field(default_factory=dict)
+    tree: str = ""
+    """Where it runs, relative to the workspace: its own copy of its parent's code plus its edits."""
+    base_snapshot: str = ""
+    """The snapshot its tree was built from: its parent's (the best's), or the workspace's code."""
+    snapshot: str = ""
+    """Its code as it ran (a commit in the controller's private git dir, ``refs/tui-researcher/<id>``)."""
+    diff: str = ""
+    """The unified diff against ``base_snapshot``, capped; whole in ``runs/<id>/code.diff``."""
+    files_changed: list[str] = field(default_factory=list)
+    seed: int | None = None
+    """The seed it ran with (``{seed}``, ``SEED``); None: the command's own."""
+    seed_of: str = ""
+    """The trial this one re-runs with another seed (experiment.confirm_seeds)."""
+    seeds: list[str] = field(default_factory=list)
+    """Its re-runs with other seeds."""
+    mean: float | None = None
+    """Its metric's mean over itself and its seed re-runs."""
+    spread: float | None = None
+    """Their spread (max - min): a new best must beat the best's mean by more than this."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, shallow: for JSON (the store) or for reading; ``copy`` for an independent trial."""
