@@ -16,6 +16,8 @@ from .errors import BackendError
 from .events import TrialFinished
 from .metrics import MetricReader
 from .project import Project
+from .snapshot import SnapshotError
+from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 from .verdict import Ending, classify
 
@@ -24,8 +26,9 @@ LOG_READ_BYTES = 1024 * 1024
 
 class Collector:
     def __init__(self, project: Project, bus: EventBus, backends: dict[str, Backend],
-                 on_recorded: Callable[[str], None]) -> None:
+                 on_recorded: Callable[[str], None], trees: Trees | None = None) -> None:
         self.project = project
+        self.trees = trees or Trees(project)
         self.config = project.config
         self.bus = bus
         self.backends = backends
@@ -55,6 +58,8 @@ class Collector:
                                     exit_code=trial.exit_code, duration_s=trial.duration,
                                     best=self.project.best_metric()))
         self.on_recorded(tid)
+        with contextlib.suppress(SnapshotError, BackendError, OSError):   # its code is in git: the copy goes
+            await self.trees.prune(trial)
 
     @staticmethod
     def _absorb(trial: Trial, run: RunningTrial, tp: TrialProbe) -> None:

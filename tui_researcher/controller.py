@@ -23,7 +23,7 @@ from .bus import EventBus
 from .collect import Collector
 from .commands import CommandHandler
 from .config import Config
-from .errors import ResearcherError
+from .errors import BackendError, ResearcherError
 from .events import Command, Event, Phase, PhaseChanged, PlanProposed, Quit, TrialLaunched
 from .directive import DirectiveFile
 from .execute import Launcher, Runner
@@ -36,7 +36,9 @@ from .project import Project
 from .reflect import Reflector
 from .state import ProjectLock
 from .supervisor import Supervisor
+from .snapshot import SnapshotError
 from .textsafe import inert
+from .trees import Trees
 from .trial import Trial, TrialStatus
 from .workbench import Workbench
 
@@ -64,10 +66,11 @@ class Controller:
         self._planning_task: asyncio.Task | None = None
         self.reflector = Reflector(project, self.bus, planner or OfflinePlanner(config, project.ledger),
                                    self.set_phase, self._context, self._cap_reached)
-        self.collector = Collector(project, self.bus, self.backends, self._recorded)
+        self.trees = Trees(project)
+        self.collector = Collector(project, self.bus, self.backends, self._recorded, self.trees)
         self.monitor = Monitor(project, self.bus, self.backends, self.collector.collect)
         self.launcher = Launcher(project, self.bus, self.backends, self.monitor, self.set_phase,
-                                 lambda: self._quit is not None)
+                                 lambda: self._quit is not None, self.trees)
         self.commands = CommandHandler(project, self.bus, self.monitor, on_quit=self._on_quit, wake=self._unhold)
         self.supervisor = Supervisor(self.bus.notice)
         self._lock = ProjectLock(self.paths.lock)
@@ -335,6 +338,8 @@ class Controller:
         self.set_phase(Phase.EXECUTE)
         runner = Runner(self.launcher, trial)
         try:
+            await self.trees.prepare(trial, self.launcher.default_backend)
+            self.ledger.record(trial, "tree")
             await self.planner.execute(plan, runner)
         except ResearcherError as exc:
             self.notice(f"EXECUTE failed for {trial.id}: {exc}", "error")
@@ -342,6 +347,8 @@ class Controller:
             return
         current = self.ledger.get(trial.id) or trial
         if not current.finished:
+            with contextlib.suppress(SnapshotError, BackendError):   # what the worker left, for the diff
+                await self.trees.snapshot(current, self.launcher.default_backend)
             dry_failed = bool(current.dry_run) and not current.dry_run.get("ok")
             self.launcher.finish_unlaunched(
                 current, TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED,

@@ -7,6 +7,7 @@ rule "no launch without a passing dry-run of this very command" is written once,
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import time
 from typing import Callable
 
@@ -19,6 +20,8 @@ from .monitor import Monitor
 from .placement import HostView, Placement, choose
 from .planner import dry_run_argv
 from .project import Project
+from .snapshot import SnapshotError
+from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 
 SetPhase = Callable[[Phase, str], None]
@@ -26,8 +29,9 @@ SetPhase = Callable[[Phase, str], None]
 
 class Launcher:
     def __init__(self, project: Project, bus: EventBus, backends: dict[str, Backend], monitor: Monitor,
-                 set_phase: SetPhase, quitting: Callable[[], bool]) -> None:
+                 set_phase: SetPhase, quitting: Callable[[], bool], trees: Trees | None = None) -> None:
         self.project = project
+        self.trees = trees or Trees(project)
         self.config = project.config
         self.bus = bus
         self.backends = backends
@@ -46,7 +50,8 @@ class Launcher:
         self.set_phase(Phase.EXECUTE, f"dry-run of {trial.id}")
         started = time.time()
         try:
-            result = await self.default_backend.run(argv, timeout=self.config.experiment.dry_run_timeout)
+            result = await self.default_backend.run(argv, cwd=trial.tree or ".",
+                                                    timeout=self.config.experiment.dry_run_timeout)
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
         trial.dry_run = {"argv": argv, "exit_code": result.exit_code, "ok": result.ok,
@@ -74,6 +79,12 @@ class Launcher:
         if placement is None:
             return None
         backend = self.backends[placement.host]
+        try:
+            await self.trees.snapshot(trial, self.default_backend)   # the code as it is launched
+            await self.trees.place(trial, backend, self.default_backend)
+        except (SnapshotError, BackendError) as exc:
+            self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, f"code snapshot: {exc}"[:300])
+            return None
         trial.host, trial.gpus, trial.argv = placement.host, list(placement.gpus), list(argv)
         trial.command = trial.command or " ".join(argv)
         trial.log_path = f"{trial.run_dir}/train.log"
@@ -81,12 +92,14 @@ class Launcher:
         state = self.project.state
         # record the intent first: a controller killed mid-launch finds this entry and the pid file
         state.running[trial.id] = RunningTrial(id=trial.id, host=trial.host, gpus=placement.gpus,
-                                               run_dir=trial.run_dir, launching=True)
+                                               run_dir=trial.run_dir, tree=trial.tree, launching=True)
         self.project.save_state()
         self.monitor.launching.add(trial.id)
         try:
-            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir}
-            info = await backend.launch(argv, run_dir=trial.run_dir, env=env)
+            # absolute: the training runs in its tree, not in the workspace the run directory is relative to
+            run_dir = posixpath.join(backend.root, trial.run_dir)
+            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": run_dir}
+            info = await backend.launch(argv, run_dir=trial.run_dir, cwd=trial.tree or ".", env=env)
         except BackendError as exc:
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, str(exc)[:300])
             return None
@@ -98,7 +111,7 @@ class Launcher:
         trial.status = TrialStatus.PENDING if info.job_id else TrialStatus.RUNNING
         trial.last_growth = trial.started
         state.running[trial.id] = RunningTrial(
-            id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, pid=info.pid,
+            id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, tree=trial.tree, pid=info.pid,
             start_time=info.start_time, training_pid=info.training_pid, job_id=info.job_id, log_path=info.log_path, started=trial.started,
             submitted=time.time())
         self.project.commit(trial, "launched")

@@ -182,6 +182,8 @@ class RunningTrial:
     id: str
     host: str
     run_dir: str
+    tree: str = ""
+    """The directory it runs in (its own code), relative to the workspace; "" for the workspace itself."""
     gpus: tuple[int, ...] = ()
     pid: int | None = None
     start_time: str = ""

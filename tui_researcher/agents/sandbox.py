@@ -63,7 +63,7 @@ def drop_caps():
         libc.prctl(24, cap, 0, 0, 0)
     libc.prctl(38, 1, 0, 0, 0)
 def run():
-    os.chdir(root)
+    os.chdir(spec.get("cwd") or root)
     os.execv("/bin/sh", ["sh", "-c", spec["cmd"]])
 root = spec["root"]
 if not spec.get("isolate"):
@@ -103,7 +103,7 @@ run()
 
 
 def wrapper_argv(python: str, root: str, command: str, protected: list[str], *, outside: tuple[str, ...] = (),
-                 isolate: bool = True) -> list[str]:
+                 isolate: bool = True, cwd: str = "") -> list[str]:
     """The argv the host helper runs for one shell command.
 
     ``protected`` is relative to the workspace ``root``; ``outside`` holds absolute paths beyond
@@ -111,11 +111,13 @@ def wrapper_argv(python: str, root: str, command: str, protected: list[str], *, 
     be renamed away; protected directories are created first (an absent ``runs/`` could otherwise
     be filled with a forged log before the trial starts), and so is the command inbox (an absent
     file cannot be a mount point); every protected path that exists is then bound read-only.
+    ``cwd`` is where the command starts (a trial's tree); the workspace ``root`` by default.
     """
     inside = [posixpath.join(root, p.rstrip("/")) for p in protected]
     spec = {"root": root, "cmd": command, "protected": inside + list(outside),
             "dirs": [posixpath.join(root, p.rstrip("/")) for p in protected if p.endswith("/")],
-            "files": [posixpath.join(root, p) for p in protected if p == "commands.jsonl"], "isolate": isolate}
+            "files": [posixpath.join(root, p) for p in protected if p == "commands.jsonl"], "isolate": isolate,
+            "cwd": cwd or root}
     return [python, "-c", SHELL_SANDBOX, json.dumps(spec)]
 
 

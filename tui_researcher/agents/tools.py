@@ -125,6 +125,8 @@ class Toolbox:
         self.backend = backend
         self.policy = policy
         self.runner = runner
+        self.tree = runner.trial.tree if runner is not None else ""
+        """The trial's own tree (workspace-relative): the code worker's paths and commands are in it."""
         self.protected = protected_paths(bench)
         handlers: dict[str, Handler] = {
             "run_shell": self.run_shell, "launch_experiment": self.launch_experiment,
@@ -173,13 +175,13 @@ class Toolbox:
         if write:
             for candidate in {rel, real or rel}:
                 self._refuse_protected(candidate)
-        return rel
+        return posixpath.join(self.tree, rel) if self.tree else rel
 
     def _local_real(self, rel: str) -> str | None:
         """For a workspace on this machine, the path with symlinks resolved (escapes refused)."""
         if self.backend.kind != "local":
             return None
-        root = Path(self.bench.paths.workspace)
+        root = Path(self.bench.paths.workspace) / self.tree
         real = os.path.realpath(root / rel)
         base = os.path.realpath(root)
         if real != base and not real.startswith(base + os.sep):
@@ -202,7 +204,7 @@ class Toolbox:
         if len(content) > MAX_WRITE_CHARS:
             raise ToolError(f"content is {len(content):,} chars; the limit is {MAX_WRITE_CHARS:,}")
         await self.backend.write_file(rel, content)
-        return f"wrote {rel} ({len(content.encode('utf-8')):,} bytes)"
+        return f"wrote {args['path'].strip()} ({len(content.encode('utf-8')):,} bytes)"
 
     async def read_file(self, args: dict[str, Any]) -> str:
         rel = self.path(args.get("path"))
@@ -219,9 +221,10 @@ class Toolbox:
         if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 4:
             raise ToolError("depth must be an integer from 1 to 4")
         entries = await self.backend.list_files(rel, depth=depth)
-        lines = [f"{e['path']}  {e['size']:,} B" for e in entries[:300]]
+        shown = [posixpath.relpath(e["path"], self.tree) if self.tree else e["path"] for e in entries]
+        lines = [f"{path}  {e['size']:,} B" for path, e in zip(shown[:300], entries)]
         more = f"\n[... {len(entries) - 300} more entries]" if len(entries) > 300 else ""
-        return "\n".join(lines) + more if lines else f"{rel}: no files"
+        return "\n".join(lines) + more if lines else f"{args.get('path') or '.'}: no files"
 
     # shell ------------------------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class Toolbox:
         if guard is not None:
             guard.snapshot(self.bench)
         argv = wrapper_argv(self._python(), self._root(), command, self.protected, outside=self._outside(),
-                            isolate=mode.isolated)
+                            isolate=mode.isolated, cwd=posixpath.join(self._root(), self.tree) if self.tree else "")
         result = await self.backend.run(argv, timeout=self.policy.shell_timeout, env=self._env())
         touched = guard.repair(self.bench) if guard else []
         if result.exit_code == SANDBOX_EXIT and result.stderr.startswith("sandbox unavailable"):
