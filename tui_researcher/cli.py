@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "diff", "checkout", "directive", "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +78,21 @@ def _read_commands(sub) -> None:
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV, one row per trial")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
+    diff = sub.add_parser("diff", help="print a trial's code diff", description=(
+        "Print TRIAL's unified diff against the code it started from (its parent's), or, with a second "
+        "trial, the diff from the first trial's code to the second's."))
+    diff.add_argument("project")
+    diff.add_argument("trial")
+    diff.add_argument("other", nargs="?", metavar="TRIAL2")
+    diff.add_argument("--config", type=Path, metavar="FILE")
+
+    checkout = sub.add_parser("checkout", help="write a trial's code to a directory", description=(
+        "Write the code TRIAL ran with into DIR (new or empty). The project and your own files are not touched."))
+    checkout.add_argument("project")
+    checkout.add_argument("trial")
+    checkout.add_argument("dir", type=Path)
+    checkout.add_argument("--config", type=Path, metavar="FILE")
+
 
 
 def _host_commands(sub) -> None:
@@ -125,6 +140,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(Path(args.project), args.config, as_json=args.json)
     if args.command == "export":
         return cmd_export(Path(args.project), args.config, args.format or "jsonl", args.output)
+    if args.command in ("diff", "checkout"):
+        return cmd_code(args)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -237,6 +254,21 @@ def cmd_export(project: Path, config_path: Path | None, fmt: str, output: Path |
     said = write_export(where(project, config_path).paths, fmt, output)
     if said:
         print(said, file=sys.stderr)
+    return 0
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    from .codecli import checkout, diff_text
+    from .status import where
+
+    project = Path(args.project)
+    _must_be_project(project)
+    paths = where(project, args.config).paths
+    if args.command == "diff":
+        sys.stdout.write(diff_text(paths, args.trial, args.other))
+        return 0
+    count = checkout(paths, args.trial, args.dir)
+    print(f"wrote {args.trial}'s code to {args.dir} ({count} files)", file=sys.stderr)
     return 0
 
 
