@@ -348,7 +348,8 @@ class Controller:
         current = self.ledger.get(trial.id) or trial
         if not current.finished:
             with contextlib.suppress(SnapshotError, BackendError):   # what the worker left, for the diff
-                await self.trees.snapshot(current, self.launcher.default_backend)
+                editing = self.launcher.default_backend
+                await self.trees.write_diff(current, editing, await self.trees.snapshot(current, editing))
             dry_failed = bool(current.dry_run) and not current.dry_run.get("ok")
             self.launcher.finish_unlaunched(
                 current, TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED,

@@ -80,8 +80,9 @@ class Launcher:
             return None
         backend = self.backends[placement.host]
         try:
-            await self.trees.snapshot(trial, self.default_backend)   # the code as it is launched
+            diff = await self.trees.snapshot(trial, self.default_backend)   # the code as it is launched
             await self.trees.place(trial, backend, self.default_backend)
+            await self.trees.write_diff(trial, backend, diff)
         except (SnapshotError, BackendError) as exc:
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, f"code snapshot: {exc}"[:300])
             return None

@@ -85,6 +85,7 @@ class CodeStore:
         if (self.git_dir / "HEAD").exists():
             return
         self.meta.mkdir(parents=True, exist_ok=True)
+        (self.meta / ".gitignore").write_text("*\n", encoding="utf-8")   # not the user's: their git ignores it
         await self._run(("init", "-q", "--bare", str(self.git_dir)), None, None, True)
         info = self.git_dir / "info"
         info.mkdir(exist_ok=True)

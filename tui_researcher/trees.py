@@ -1,6 +1,6 @@
 """Each trial's own tree: its parent's code plus its worker's edits, on the host where it runs.
 
-Before EXECUTE the trial gets ``trees/<id>``, written from its base snapshot (the parent the plan
+Before EXECUTE the trial gets ``.tui-researcher/trees/<id>``, written from its base snapshot (the parent the plan
 names, else the best, else the workspace's code); the worker edits there, the dry-run and the
 training run there, so parallel trials never share a mutable tree and a discarded trial's edits
 never reach the next one. At launch the tree is committed (``snapshot.py``) and its diff against
@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 
 from .backends.base import Backend
-from .fsutil import write_atomic
 from .project import Project
 from .snapshot import CodeStore, capped
 from .trial import Trial
 
-TREES = "trees"
+TREES = ".tui-researcher/trees"
+"""Beside the private git dir, in a directory the user's own git ignores (``.tui-researcher/.gitignore``)."""
 
 
 class Trees:
@@ -72,18 +72,24 @@ class Trees:
             await backend.put_file(tmp.name, f"{TREES}/.{trial_id}.tar")
         await backend.unpack_tree(self.rel(trial_id), f"{TREES}/.{trial_id}.tar")
 
-    async def snapshot(self, trial: Trial, backend: Backend) -> None:
+    async def snapshot(self, trial: Trial, backend: Backend) -> str:
         """Commit the tree as its worker left it; the diff against its base goes to the record
-        (capped) and to ``runs/<id>/code.diff`` (whole)."""
+        (capped); the whole diff is returned, for ``write_diff``."""
         if not trial.tree or not trial.base_snapshot:
-            return
+            return ""
         local = self.local(trial.id)
         if backend.seeds_code:
             await self._fetch_edits(trial, backend, local)
         snap = await self.store.snapshot(local, base=trial.base_snapshot, name=trial.id,
                                          index=self.store.index(trial.id))
         trial.snapshot, trial.diff, trial.files_changed = snap.commit, capped(snap.diff), snap.files
-        write_atomic(self.workspace / trial.run_dir / "code.diff", snap.diff)
+        return snap.diff
+
+    @staticmethod
+    async def write_diff(trial: Trial, backend: Backend, diff: str) -> None:
+        """The whole diff beside the trial's log, on the host that runs it (``runs/<id>/code.diff``)."""
+        if trial.snapshot:
+            await backend.write_file(f"{trial.run_dir}/code.diff", diff)
 
     async def _fetch_edits(self, trial: Trial, backend: Backend, local: Path) -> None:
         """The remote tree's changed files over the base, applied to this machine's copy of the base."""

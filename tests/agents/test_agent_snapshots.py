@@ -104,6 +104,6 @@ async def test_parallel_trials_editing_the_same_file_run_in_different_trees(samp
     t = latest_trials(sample_project)
     assert (t["t0001"]["metric"], t["t0002"]["metric"]) == (0.5, 0.9)
     assert t["t0001"]["ended"] > t["t0002"]["started"]                  # they overlapped
-    assert t["t0001"]["tree"] == "trees/t0001" and t["t0002"]["tree"] == "trees/t0002"
+    assert t["t0001"]["tree"] == ".tui-researcher/trees/t0001" and t["t0002"]["tree"] == ".tui-researcher/trees/t0002"
     assert "+0.5" in t["t0001"]["diff"] and "+0.9" in t["t0002"]["diff"] and "0.5" not in t["t0002"]["diff"]
     assert t["t0001"]["base_snapshot"] == t["t0002"]["base_snapshot"]    # neither was kept when t0002 began

@@ -36,6 +36,10 @@ def test_sample_project_runs_over_ssh_with_code_seeded_on_the_host(sample_projec
     # training ran on the host's side: its logs are in the remote workspace, not the local one
     assert (remote / "runs" / "t0001" / "train.log").read_text().count("val_acc=") >= 10
     assert not (sample_project / "workspace" / "runs").exists()
+    # each trial ran in its own tree on the host, made from its base snapshot in one transfer
+    assert (remote / ".tui-researcher" / "trees" / "t0003" / "train.py").read_text() == (sample_project / "workspace" / "train.py").read_text()
+    assert (remote / "runs" / "t0003" / "code.diff").read_text() == "" == trials["t0003"]["diff"]
+    assert trials["t0003"]["base_snapshot"] and trials["t0003"]["snapshot"]
     # the controller's own files stay on the laptop
     assert (sample_project / "workspace" / "researcher.db").exists() and not (remote / "researcher.db").exists()
 
