@@ -39,8 +39,10 @@ class Trees:
     def rel(trial_id: str) -> str:
         return f"{TREES}/{trial_id}"
 
-    def local(self, trial_id: str) -> Path:
-        return self.workspace / TREES / trial_id
+    def local(self, trial_id: str, backend: Backend | None = None) -> Path:
+        """The tree on this machine: the host's own where its workspace is here, else a staging copy."""
+        root = Path(backend.root) if backend is not None and not backend.seeds_code else self.workspace
+        return root / TREES / trial_id
 
     async def base_for(self, trial: Trial) -> str:
         """The parent the plan names, else the best, else the workspace's code as it is now."""
@@ -60,7 +62,7 @@ class Trees:
         await self._place(trial.base_snapshot, trial.id, backend, index=True)
 
     async def _place(self, commit: str, trial_id: str, backend: Backend, *, index: bool) -> None:
-        target = self.local(trial_id)
+        target = self.local(trial_id, backend)
         if target.exists():
             shutil.rmtree(target)
         if not backend.seeds_code:
@@ -77,7 +79,7 @@ class Trees:
         (capped); the whole diff is returned, for ``write_diff``."""
         if not trial.tree or not trial.base_snapshot:
             return ""
-        local = self.local(trial.id)
+        local = self.local(trial.id, backend)
         if backend.seeds_code:
             await self._fetch_edits(trial, backend, local)
         snap = await self.store.snapshot(local, base=trial.base_snapshot, name=trial.id,
@@ -107,7 +109,8 @@ class Trees:
 
     async def place(self, trial: Trial, backend: Backend, editing: Backend) -> None:
         """The launch host needs the tree too when it is not where the worker edited it."""
-        if not trial.snapshot or backend is editing or (not backend.seeds_code and not editing.seeds_code):
+        if not trial.snapshot or backend is editing or (
+                not backend.seeds_code and self.local(trial.id, backend) == self.local(trial.id, editing)):
             return
         await self._place(trial.snapshot, trial.id, backend, index=False)
 
