@@ -36,6 +36,7 @@ from .project import Project
 from .reflect import Reflector
 from .state import ProjectLock
 from .supervisor import Supervisor
+from .seeds import SeedChecker
 from .snapshot import SnapshotError
 from .textsafe import inert
 from .trees import Trees
@@ -67,7 +68,8 @@ class Controller:
         self.reflector = Reflector(project, self.bus, planner or OfflinePlanner(config, project.ledger),
                                    self.set_phase, self._context, self._cap_reached)
         self.trees = Trees(project)
-        self.collector = Collector(project, self.bus, self.backends, self._recorded, self.trees)
+        self.seeds = SeedChecker(project, self.bus, self._recorded, wake=self._unhold)
+        self.collector = Collector(project, self.bus, self.backends, self._recorded, self.trees, self.seeds)
         self.monitor = Monitor(project, self.bus, self.backends, self.collector.collect)
         self.launcher = Launcher(project, self.bus, self.backends, self.monitor, self.set_phase,
                                  lambda: self._quit is not None, self.trees)
@@ -174,6 +176,7 @@ class Controller:
             handle = f"job {trial.job_id}" if trial.job_id else f"pid {pid}"
             self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
         self._interrupted()
+        self.seeds.resume()
         for tid in self.ledger.unreflected():   # recorded, but the controller stopped before REFLECT
             if tid not in self.state.running:
                 self.reflector.owed(tid)
@@ -188,7 +191,8 @@ class Controller:
             trial = self.ledger.get(tid)
             trial.status, trial.label, trial.ended = (TrialStatus.INTERRUPTED,
                                                       "the controller stopped before its launch", time.time())
-            self.state.cycle = max(0, self.state.cycle - 1)
+            if not trial.seed_of:      # a seed re-run used no cycle (it is owed again: seeds.resume)
+                self.state.cycle = max(0, self.state.cycle - 1)
             self.project.commit(trial, "interrupted")
             self.notice(f"{tid} was planned but never launched (the controller stopped first): recorded "
                         f"interrupted; its configuration may be tried again", "warning")
@@ -235,7 +239,7 @@ class Controller:
         # checked each turn as well as cancelled: Python 3.11's wait_for can swallow a cancel
         while self._quit is None:
             await self.reflector.drain()
-            idle = not self.state.running and not self.reflector.pending
+            idle = not self.state.running and not self.reflector.pending and not self.seeds.pending
             if not self._cycles_left() and idle:
                 self.set_phase(Phase.DONE, f"{self.state.cycle} cycles")
                 return
@@ -244,6 +248,9 @@ class Controller:
             elif time.time() < self._backoff_until:
                 if self.state.phase != Phase.BACKOFF:
                     self.set_phase(Phase.BACKOFF, f"planning again in {self._backoff_until - time.time():.0f}s")
+            elif self._free_slots() > 0 and self.seeds.pending:
+                await self.seeds.launch_next(self.launcher)   # a would-be best's re-runs go first
+                continue
             elif self._free_slots() > 0 and self._cycles_left() and not self._hold:
                 await self._cycle()
                 continue
@@ -376,7 +383,8 @@ class Controller:
         self.state.next_trial += 1
         trial = Trial(id=tid, cycle=ctx.cycle, parent=plan.parent, hypothesis=plan.hypothesis, task=plan.task,
                       success_criteria=plan.success_criteria, command=plan.command, argv=list(plan.argv),
-                      params=dict(plan.params), run_dir=f"runs/{tid}")
+                      params=dict(plan.params), run_dir=f"runs/{tid}",
+                      seed=0 if self.config.experiment.confirm_seeds else None)
         self.project.commit(trial, "planned")     # the trial and the advanced id, together
         self.emit(PlanProposed(trial_id=trial.id, cycle=trial.cycle, hypothesis=plan.hypothesis, task=plan.task,
                                success_criteria=plan.success_criteria, worker=plan.worker, params=plan.params,

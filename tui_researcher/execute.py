@@ -18,13 +18,18 @@ from .events import Phase, TrialFinished, TrialLaunched
 from .metrics import failure_label
 from .monitor import Monitor
 from .placement import HostView, Placement, choose
-from .planner import dry_run_argv
+from .planner import dry_run_argv, with_seed
 from .project import Project
 from .snapshot import SnapshotError
 from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 
 SetPhase = Callable[[Phase, str], None]
+
+
+def seed_env(trial: Trial) -> dict[str, str]:
+    """``SEED`` for a trial that has one (experiment.confirm_seeds): its dry-run and its training alike."""
+    return {"SEED": str(trial.seed)} if trial.seed is not None else {}
 
 
 class Launcher:
@@ -48,9 +53,10 @@ class Launcher:
         """A failure is recorded but does not end the trial: a worker may fix the code and dry-run again.
         EXECUTE ending without a launch records the trial ``dry_run_failed`` (``Controller._execute``)."""
         self.set_phase(Phase.EXECUTE, f"dry-run of {trial.id}")
+        argv = with_seed(argv, trial.seed)
         started = time.time()
         try:
-            result = await self.default_backend.run(argv, cwd=trial.tree or ".",
+            result = await self.default_backend.run(argv, cwd=trial.tree or ".", env=seed_env(trial),
                                                     timeout=self.config.experiment.dry_run_timeout)
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
@@ -79,6 +85,7 @@ class Launcher:
         if placement is None:
             return None
         backend = self.backends[placement.host]
+        trial.template, argv = list(argv), with_seed(argv, trial.seed)
         try:
             diff = await self.trees.snapshot(trial, self.default_backend)   # the code as it is launched
             await self.trees.place(trial, backend, self.default_backend)
@@ -99,7 +106,8 @@ class Launcher:
         try:
             # absolute: the training runs in its tree, not in the workspace the run directory is relative to
             run_dir = posixpath.join(backend.root, trial.run_dir)
-            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": run_dir}
+            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": run_dir,
+                   **seed_env(trial)}
             info = await backend.launch(argv, run_dir=trial.run_dir, cwd=trial.tree or ".", env=env)
         except BackendError as exc:
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, str(exc)[:300])

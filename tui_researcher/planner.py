@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Config
-from .config.models import PLACEHOLDER
+from .config.models import PLACEHOLDER, SEED
 from .ledger import Ledger, params_key
 from .trial import Trial, TrialStatus
 
@@ -100,6 +100,11 @@ def render_argv(template: str, params: dict[str, Any]) -> list[str]:
     def fill(token: str) -> str:
         return PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), token)
     return [fill(token) for token in shlex.split(template)]
+
+
+def with_seed(argv: list[str], seed: int | None) -> list[str]:
+    """``{seed}`` filled with the trial's seed: 0, or a seed re-run's own."""
+    return [PLACEHOLDER.sub(lambda m: str(seed or 0) if m.group(1) == SEED else m.group(0), a) for a in argv]
 
 
 def dry_run_argv(config: Config, plan_argv: list[str], params: dict[str, Any]) -> list[str]:
@@ -238,7 +243,8 @@ class OfflinePlanner:
         if trial.status == TrialStatus.KEEP:
             decision = f"{trial.id} keep: {metric}={value} is the new best ({params})"
         elif trial.status == TrialStatus.DISCARD:
-            decision = f"{trial.id} discard: {metric}={value} did not beat the best ({params})"
+            why = trial.label or "did not beat the best"
+            decision = f"{trial.id} discard: {metric}={value}: {why} ({params})"
         else:
             decision = f"{trial.id} {trial.status}: {trial.label or 'no label'} ({params})"
         threshold = self.config.agent.no_progress_fallback_threshold

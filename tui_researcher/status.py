@@ -87,13 +87,16 @@ def summary(at: Where) -> dict[str, Any]:
                         "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
                         "log": run.log_path or run.run_dir, "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
+    best_trial = ledger.get(state.best_trial) if ledger and state.best_trial else None
     if store:
         store.close()
     return {
         "project": at.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
         "paused": state.paused, "controller": "running" if ProjectLock.held(paths.lock) else "not running",
         "metric": at.metric, "goal": at.goal,
-        "best": {"trial": state.best_trial, "metric": state.best_metric} if state.best_trial else None,
+        "best": {"trial": state.best_trial, "metric": state.best_metric,
+                 "mean": best_trial.mean if best_trial else None, "spread": best_trial.spread if best_trial else None,
+                 "seeds": len(best_trial.seeds) + 1 if best_trial else 1} if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
         "by_status": counts, "usd_today": state.usage.usd_today,
     }
@@ -104,6 +107,8 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
     print(f"cycle     {s['cycle']}   phase {s['phase']}{'   PAUSED' if s['paused'] else ''}", file=out)
     best = s["best"]
     shown = f"{best['metric']:.6g} ({best['trial']})" if best and best["metric"] is not None else "-"
+    if best and best.get("spread") is not None and best.get("mean") is not None:   # seed-checked
+        shown = f"{best['mean']:.6g} ± {best['spread']:.3g} over {best['seeds']} seeds ({best['trial']})"
     print(f"best      {s['metric']} = {shown}   goal {s['goal']}", file=out)
     if not s["running"]:
         print("running   none", file=out)

@@ -42,10 +42,14 @@ class TrialStatus(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     """Planned, but the controller stopped before its launch: its configuration may be tried again."""
+    CONFIRMING = "confirming"
+    """It would be the new best: its re-runs with other seeds decide (experiment.confirm_seeds)."""
+    SEED_RUN = "seed_run"
+    """A re-run of a would-be best with another seed: its metric counts in that trial's mean."""
 
     @property
     def finished(self) -> bool:
-        return self not in (TrialStatus.PENDING, TrialStatus.RUNNING)
+        return self not in (TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.CONFIRMING)
 
 
 FINISHED = frozenset(s for s in TrialStatus if s.finished)
@@ -108,6 +112,8 @@ class Trial:
     decision: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     dry_run: dict[str, Any] = field(default_factory=dict)
+    template: list[str] = field(default_factory=list)
+    """The launch command before ``{seed}`` was filled in: its seed re-runs fill it again."""
     tree: str = ""
     """Where it runs, relative to the workspace: its own copy of its parent's code plus its edits."""
     base_snapshot: str = ""
