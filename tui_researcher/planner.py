@@ -172,6 +172,10 @@ class OfflinePlanner:
             return baseline, "baseline configuration first, to have a reference", None
         if strategy == "grid":
             return pool.first(), "next point of the grid", None
+        probe = self._probe_number() if strategy == "best_neighbour" else 0
+        if probe:
+            return (pool.any(), f"random probe {probe} of {self.config.search.random_probes} before refining the best",
+                    best.id if best else None)
         if strategy == "random" or best is None or explore:
             return pool.any(), "explore: a random untried configuration", best.id if best else None
         neighbours = [n for n in neighbours if self._key(n) not in tried]
@@ -182,6 +186,13 @@ class OfflinePlanner:
         changed = [k for k in self.keys if pick.get(k) != best.params.get(k)]
         return pick, (f"refine the best ({best.id}): move " +
                       ", ".join(f"{k} {best.params.get(k)} -> {pick[k]}" for k in changed)), best.id
+
+    def _probe_number(self) -> int:
+        """Which of search.random_probes this trial is (1, 2, ...), or 0 once they are done: a few
+        random points after the baseline, so refining does not start from the baseline's corner."""
+        counts = self.ledger.counts()
+        planned = sum(counts.values()) - counts.get("seed_run", 0) - counts.get("interrupted", 0)
+        return planned if 1 <= planned <= self.config.search.random_probes else 0
 
     def _axes(self, forced: dict[str, Any]) -> list[list[Any]]:
         return [[forced[k]] if k in forced else self.space[k] for k in self.keys]

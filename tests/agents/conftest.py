@@ -44,6 +44,7 @@ def llm_config(project: Path, fake: FakeLLM, provider: str) -> Config:
     agent.paper_search_url = f"{fake.url}/arxiv"   # proposed key: agent.paper_search_url
     config.monitor.poll_interval = 0.1
     config.experiment.max_runtime = 60
+    config.experiment.confirm_seeds = 0      # the sample's seed checks are tested in tests/core/test_seeds.py
     return config
 
 
