@@ -94,12 +94,18 @@ def summary(at: Where) -> dict[str, Any]:
         "project": at.name or paths.root.name, "cycle": state.cycle, "phase": str(state.phase),
         "paused": state.paused, "controller": "running" if ProjectLock.held(paths.lock) else "not running",
         "metric": at.metric, "goal": at.goal,
-        "best": {"trial": state.best_trial, "metric": state.best_metric,
-                 "mean": best_trial.mean if best_trial else None, "spread": best_trial.spread if best_trial else None,
-                 "seeds": len(best_trial.seeds) + 1 if best_trial else 1} if state.best_trial else None,
+        "best": {"trial": state.best_trial, "metric": state.best_metric, **_seeded(best_trial)}
+                if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
         "by_status": counts, "usd_today": state.usage.usd_today,
     }
+
+
+def _seeded(trial: Any) -> dict[str, Any]:
+    """A seed-checked best's mean, spread and number of seeds (nothing for one measured once)."""
+    if trial is None or trial.mean is None or trial.spread is None:
+        return {}
+    return {"mean": trial.mean, "spread": trial.spread, "seeds": len(trial.seeds) + 1}
 
 
 def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:

@@ -57,3 +57,41 @@ def test_confirm_seeds_on_a_noisy_objective_keeps_the_config_whose_mean_is_best(
     assert f"best      val_acc = 0.94 ± 0.0361 over 3 seeds ({best})" in status.stdout, status.stdout
     memory = (project / "workspace" / "MEMORY_LOG.md").read_text()
     assert f"{best} keep val_acc=0.9 (mean 0.94 ± 0.0360555 over 3 seeds)" in memory
+
+
+SLOW_SEED = """import argparse, os, sys, time
+p = argparse.ArgumentParser(); p.add_argument('--x', type=int); p.add_argument('--seed', type=int)
+p.add_argument('--dry-run', action='store_true')
+a = p.parse_args()
+if a.dry_run:
+    sys.exit(0)
+if a.seed == 1 and os.path.exists(os.path.join(os.environ['TUI_RESEARCHER_RUN_DIR'], '..', '..', 'hold')):
+    time.sleep(2)
+print(f'val_acc={[0.7, 0.72, 0.74][a.seed]}')
+"""
+
+
+def test_seed_reruns_owed_by_a_killed_controller_run_once_after_its_restart(tmp_path):
+    from tests.helpers import kill_group, read_ledger, start_cli, wait_for
+
+    project = noisy_project(tmp_path)
+    (project / "workspace" / "noisy.py").write_text(SLOW_SEED)
+    (project / "workspace" / "hold").write_text("")
+    first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: latest_trials(project).get("t0002", {}).get("status") == "running",
+                 what="the first seed re-run to be running")
+        kill_group(first.pid)                          # the controller dies; the re-run goes on
+        first.wait(10)
+    finally:
+        kill_group(first.pid)
+
+    second = cli("run", str(project), "--no-ui", "--max-cycles", "1", timeout=60)
+
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    t = latest_trials(project)
+    assert sorted(t) == ["t0001", "t0002", "t0003"] and t["t0001"]["seeds"] == ["t0002", "t0003"]
+    assert [t[i]["seed"] for i in ("t0002", "t0003")] == [1, 2]
+    assert t["t0001"]["status"] == "keep" and abs(t["t0001"]["mean"] - 0.72) < 1e-9
+    launches = [r["id"] for r in read_ledger(project) if r["event"] == "launched"]
+    assert sorted(launches) == ["t0001", "t0002", "t0003"]                # none launched twice
