@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from .bus import EventBus
 from .events import TrialFinished
 from .facts import fmt
 from .project import Project
+from .trees import Trees
 from .trial import Trial, TrialStatus, better
 
-if TYPE_CHECKING:
-    from .execute import Launcher
+
+class ChildLauncher(Protocol):
+    """What a re-run needs of ``execute.Launcher`` (not imported: the collector, and so this module,
+    must not reach a planner)."""
+
+    trees: Trees
+    default_backend: Any
+
+    async def launch(self, trial: Trial, argv: list[str]) -> Trial | None: ...
 
 RAN = (TrialStatus.KEEP, TrialStatus.DISCARD)
 """A seed re-run's verdicts that mean "it ran and measured": it is recorded ``seed_run``."""
@@ -62,7 +70,7 @@ class SeedChecker:
             self.pending.extend((tid, s) for s in range(1, self.n + 1) if s not in started)
             self._maybe_decide(trial)
 
-    async def launch_next(self, launcher: "Launcher") -> None:
+    async def launch_next(self, launcher: ChildLauncher) -> None:
         """One owed re-run: its own tree from the trial's snapshot, then the trial's own command."""
         tid, seed = self.pending.pop(0)
         parent = self.project.ledger.get(tid)

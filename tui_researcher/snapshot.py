@@ -97,23 +97,26 @@ class CodeStore:
     # snapshots -------------------------------------------------------------------------------
 
     async def commit(self, tree_dir: Path, *, parent: str | None, name: str, index: Path | None = None) -> str:
-        """Commit ``tree_dir``'s code (its index keeps unchanged files from being hashed again)."""
-        index = index or self.index(name)
-        index.parent.mkdir(parents=True, exist_ok=True)
-        await self.git("add", "-A", "--ignore-errors", ".", work_tree=tree_dir, index=index)
-        tree = (await self.git("write-tree", work_tree=tree_dir, index=index)).strip()
-        if parent and (await self.git("rev-parse", f"{parent}^{{tree}}")).strip() == tree \
-                and name == "workspace":
-            return parent                       # the workspace did not change: its commit stands
-        args = ["commit-tree", tree, "-m", name] + (["-p", parent] if parent else [])
-        commit = (await self.git(*args)).strip()
+        """Commit ``tree_dir``'s code on ``parent`` as ``refs/tui-researcher/<name>`` (its index keeps
+        unchanged files from being hashed again)."""
+        tree = await self._write_tree(tree_dir, index or self.index(name))
+        commit = (await self.git("commit-tree", tree, "-m", name, *(["-p", parent] if parent else []))).strip()
         await self.git("update-ref", REF + name, commit)
         return commit
 
+    async def _write_tree(self, tree_dir: Path, index: Path) -> str:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        await self.git("add", "-A", "--ignore-errors", ".", work_tree=tree_dir, index=index)
+        return (await self.git("write-tree", work_tree=tree_dir, index=index)).strip()
+
     async def workspace_code(self) -> str:
-        """The workspace's code now, as a commit (the same commit while it is unchanged)."""
+        """The workspace's code now, as a commit: the same commit while it is unchanged."""
         current = await self.resolve("workspace", missing_ok=True)
-        return await self.commit(self.workspace, parent=current, name="workspace")
+        if current:
+            tree = await self._write_tree(self.workspace, self.index("workspace"))
+            if (await self.git("rev-parse", f"{current}^{{tree}}")).strip() == tree:
+                return current
+        return await self.commit(self.workspace, parent=current or None, name="workspace")
 
     async def resolve(self, name: str, *, missing_ok: bool = False) -> str:
         """A trial id, ``workspace``, or a commit id, as a full commit id."""
