@@ -63,6 +63,7 @@ class Controller:
         self._quit: Quit | None = None
         self._backoff_until = 0.0
         self._brief_warned = False
+        self._snapshots_warned = False
         self.directive = DirectiveFile(self.paths, self.bus)
         self._planning_task: asyncio.Task | None = None
         self.reflector = Reflector(project, self.bus, planner or OfflinePlanner(config, project.ledger),
@@ -345,8 +346,7 @@ class Controller:
         self.set_phase(Phase.EXECUTE)
         runner = Runner(self.launcher, trial)
         try:
-            await self.trees.prepare(trial, self.launcher.default_backend)
-            self.ledger.record(trial, "tree")
+            await self._prepare_tree(trial)
             await self.planner.execute(plan, runner)
         except ResearcherError as exc:
             self.notice(f"EXECUTE failed for {trial.id}: {exc}", "error")
@@ -362,6 +362,17 @@ class Controller:
                 current, TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED,
                 current.label or "EXECUTE ended without a launch")
         await self.reflector.reflect(current)
+
+    async def _prepare_tree(self, trial: Trial) -> None:
+        """The trial's own tree; where git cannot make one, the trial runs in the workspace, said once."""
+        try:
+            await self.trees.prepare(trial, self.launcher.default_backend)
+        except SnapshotError as exc:
+            trial.tree = trial.base_snapshot = ""
+            if not self._snapshots_warned:
+                self._snapshots_warned = True
+                self.notice(f"no code snapshots: {exc}; trials run in the workspace itself, sharing it", "warning")
+        self.ledger.record(trial, "tree")
 
     def _planning_failed(self, why: str) -> None:
         """Noticed, remembered, and planning backs off; the cycle is not used up (``_cycle``)."""

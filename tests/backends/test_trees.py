@@ -92,3 +92,23 @@ async def test_the_users_git_repository_is_never_touched(tmp_path):
             git("stash", "list"), git("log", "--all", "--oneline")) == before
     assert (repo / "workspace" / "train.py").read_text() == "print('val_acc=0.15')  # my uncommitted edit\n"
     assert not (repo / "workspace" / ".tui-researcher" / "trees" / "t0001").exists()   # pruned: git holds it
+
+
+def test_without_git_trials_run_in_the_workspace_and_the_run_says_so(tmp_path, sample_project):
+    import os
+    import sys
+
+    from tests.helpers import REPO, latest_trials
+
+    bin_dir = tmp_path / "bin"                       # python3 and nothing else: no git
+    bin_dir.mkdir()
+    os.symlink(sys.executable, bin_dir / "python3")
+    done = subprocess.run([sys.executable, "-m", "tui_researcher.cli", "run", str(sample_project), "--no-ui",
+                           "--max-cycles", "1"], capture_output=True, text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "PATH": str(bin_dir)})
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert done.stdout.count("no code snapshots: git is not installed") == 1
+    trial = latest_trials(sample_project)["t0001"]
+    assert trial["status"] == "keep" and isinstance(trial["metric"], float)
+    assert trial["tree"] == "" and trial["snapshot"] == ""
