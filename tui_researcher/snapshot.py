@@ -25,8 +25,9 @@ EXCLUDE = ("/runs/", "/trees/", "/.tui-researcher/", "/directive_archive/", "__p
            ".ipynb_checkpoints/", "/researcher.db*", "/state.json", "/trials.jsonl", "/MEMORY_LOG.md",
            "/HUMAN_DIRECTIVE.md", "/events.jsonl", "/commands.jsonl", "/.lock", "*.migrated", "*.tui-tmp")
 """Never code: the controller's files, run outputs, trees, and caches."""
-DIFF_CAP = 20_000
-"""The diff kept in the trial's record; ``runs/<trial>/code.diff`` holds it whole."""
+DIFF_CAP = 4_000
+"""The diff kept in the trial's record (read with every page of the trials view, so small); whole in
+``runs/<trial>/code.diff`` and from ``tui-researcher diff``."""
 _SHA = re.compile(r"^[0-9a-f]{40,64}$")
 
 

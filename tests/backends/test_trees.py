@@ -37,13 +37,15 @@ async def test_a_tree_is_made_edited_on_the_host_and_committed_with_its_diff(bac
     assert await backend.read_file(f"{tree}/train.py") == "print('val_acc=0.1')\n"
     assert not await backend.exists(f"{tree}/runs")                      # run outputs are not code
     await backend.write_file(f"{tree}/train.py", "print('val_acc=0.2')\n")
-    await backend.write_file(f"{tree}/new.py", "x = 1\n")
+    await backend.write_file(f"{tree}/new.py", "x = 1\n" * 2000)
     assert (await backend.run(["rm", f"{tree}/data/big.bin"])).ok
 
     diff = await trees.snapshot(first, backend)
 
     assert first.files_changed == ["data/big.bin", "new.py", "train.py"]
-    assert "-print('val_acc=0.1')\n+print('val_acc=0.2')" in diff and "+x = 1" in diff and diff == first.diff
+    assert "-print('val_acc=0.1')\n+print('val_acc=0.2')" in diff and diff.count("+x = 1") == 2000
+    assert first.diff == diff[:4000] + f"\n[... {len(diff) - 4000:,} more chars: the whole diff is in " \
+                                      "runs/<trial>/code.diff]\n"             # capped in the record
     assert (project.paths.workspace / "train.py").read_text() == "print('val_acc=0.1')\n"   # workspace untouched
 
     second = Trial(id="t0002", cycle=2, run_dir="runs/t0002", base_snapshot=first.snapshot)
