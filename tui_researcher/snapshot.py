@@ -73,6 +73,7 @@ class CodeStore:
         try:
             proc = await asyncio.create_subprocess_exec(
                 "git", "-c", "core.autocrlf=false", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                "-c", "core.looseCompression=0",
                 *args, cwd=str(work_tree or self.meta), env=self._env(work_tree, index),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         except FileNotFoundError:
@@ -148,7 +149,7 @@ class CodeStore:
         index = index or self.index(f"checkout-{os.getpid()}-{id(target)}")
         index.parent.mkdir(parents=True, exist_ok=True)
         await self.git("read-tree", commit, work_tree=target, index=index)
-        await self.git("checkout-index", "-a", "-f", work_tree=target, index=index)
+        await self.git("checkout-index", "-a", "-f", "-u", work_tree=target, index=index)   # -u: stat info kept
         if index.name.startswith("checkout-"):
             index.unlink(missing_ok=True)
 
