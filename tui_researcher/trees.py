@@ -99,12 +99,17 @@ class Trees:
         packed = await backend.pack_tree(trial.tree)
         for rel in packed["deleted"]:
             (local / rel).unlink(missing_ok=True)
+        root = local.resolve()
         with tarfile.open(fileobj=io.BytesIO(base64.b64decode(packed["tar"])), mode="r") as tar:
             for member in tar.getmembers():
                 if not member.isfile() or member.name.startswith("/") or ".." in member.name.split("/"):
                     continue
                 dest = local / member.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.is_symlink():
+                    dest.unlink()
+                if not dest.parent.resolve().is_relative_to(root):   # never through a link out of the copy
+                    continue
                 dest.write_bytes(tar.extractfile(member).read())
 
     async def place(self, trial: Trial, backend: Backend, editing: Backend) -> None:

@@ -7,6 +7,8 @@ in threads, so a slow one (a dry-run) never holds up a fast one (a monitor probe
 
 Training is launched through ``TRIAL_RUNNER`` in its own session (setsid): it survives the
 helper, the SSH connection and the controller, and writes the exit code to a sidecar file.
+A trial's tree (its own copy of the code) arrives as one tar (``unpack_tree``), and only the
+files its worker changed go back (``pack_tree``).
 The package imports this module too (``pid_alive``, ``scrubbed_env``, ``TRIAL_RUNNER``), so
 those have one definition here and in the copy every host runs.
 """
