@@ -114,3 +114,28 @@ def test_without_git_trials_run_in_the_workspace_and_the_run_says_so(tmp_path, s
     trial = latest_trials(sample_project)["t0001"]
     assert trial["status"] == "keep" and isinstance(trial["metric"], float)
     assert trial["tree"] == "" and trial["snapshot"] == ""
+
+
+async def test_a_link_in_the_code_never_carries_a_write_out_of_a_tree(backends, tmp_path):
+    import os
+
+    import pytest
+
+    from tui_researcher.errors import BackendError
+
+    backend = await backends.open()
+    project = project_for(backends, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, project.paths.workspace / "link")                 # committed with the code, as a link
+    trees = Trees(project)
+    trial = Trial(id="t0001", cycle=1, run_dir="runs/t0001")
+    await trees.prepare(trial, backend)
+    if backends.kind == "local":                                          # the helper refuses the write itself
+        with pytest.raises(BackendError, match="outside the workspace"):
+            await backend.write_file(f"{trial.tree}/link/planted.txt", "x")
+    else:                                                                 # the host has no link: a real directory
+        await backend.write_file(f"{trial.tree}/link/planted.txt", "x")
+    await trees.snapshot(trial, backend)                                  # ... whose file comes back here
+    assert list(outside.iterdir()) == []
+    project.close()
