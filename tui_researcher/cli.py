@@ -15,7 +15,8 @@ from pathlib import Path
 from . import __version__
 from .errors import ResearcherError
 
-SUBCOMMANDS = ("run", "init", "status", "export", "report", "hypotheses", "directive", "doctor", "attach")
+SUBCOMMANDS = ("run", "init", "status", "export", "report", "hypotheses", "diff", "checkout", "directive",
+               "doctor", "attach")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +94,22 @@ def _read_commands(sub) -> None:
         "exploration, tries, best result and status (open, running, done, retired and why)."))
     pool.add_argument("--json", action="store_true", help="machine-readable output")
 
+    diff = sub.add_parser("diff", help="print a trial's code diff", description=(
+        "Print TRIAL's unified diff against the code it started from (its parent's), or, with a second "
+        "trial, the diff from the first trial's code to the second's."))
+    diff.add_argument("project")
+    diff.add_argument("trial")
+    diff.add_argument("other", nargs="?", metavar="TRIAL2")
+    diff.add_argument("--config", type=Path, metavar="FILE")
+
+    checkout = sub.add_parser("checkout", help="write a trial's code to a directory", description=(
+        "Write the code TRIAL ran with into DIR (new or empty). The project and your own files are not touched."))
+    checkout.add_argument("project")
+    checkout.add_argument("trial")
+    checkout.add_argument("dir", type=Path)
+    checkout.add_argument("--config", type=Path, metavar="FILE")
+
+
 
 def _host_commands(sub) -> None:
     """doctor, attach: the hosts, and a loop that runs elsewhere."""
@@ -139,6 +156,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_report(Path(args.project), args.config, args.output)
     if args.command == "hypotheses":
         return cmd_hypotheses(Path(args.project), args.config, as_json=args.json)
+    if args.command in ("diff", "checkout"):
+        return cmd_code(args)
     if args.command == "directive":
         return cmd_directive(Path(args.project), args.config, " ".join(args.text))
     if args.command == "doctor":
@@ -274,6 +293,9 @@ def cmd_report(project: Path, config_path: Path | None, output: Path | None) -> 
                            project=config.project.name or paths.root.name, metric=config.metric.name,
                            goal=config.metric.goal)
     print(f"report written to {md} (plot: {svg.name})")
+    return 0
+
+
 def cmd_hypotheses(project: Path, config_path: Path | None, *, as_json: bool) -> int:
     from dataclasses import asdict
 
@@ -292,6 +314,21 @@ def cmd_hypotheses(project: Path, config_path: Path | None, *, as_json: bool) ->
         widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS) - 1)]
         for r in cells:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    from .codecli import checkout, diff_text
+    from .status import where
+
+    project = Path(args.project)
+    _must_be_project(project)
+    paths = where(project, args.config).paths
+    if args.command == "diff":
+        sys.stdout.write(diff_text(paths, args.trial, args.other))
+        return 0
+    count = checkout(paths, args.trial, args.dir)
+    print(f"wrote {args.trial}'s code to {args.dir} ({count} files)", file=sys.stderr)
     return 0
 
 

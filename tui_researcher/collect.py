@@ -17,6 +17,9 @@ from .evaluate import Evaluator
 from .events import TrialFinished
 from .metrics import MetricReader, MetricResult, failure_label
 from .project import Project
+from .seeds import SeedChecker
+from .snapshot import SnapshotError
+from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 from .verdict import Ending, classify
 from .failpoints import failpoint
@@ -26,8 +29,11 @@ LOG_READ_BYTES = 1024 * 1024
 
 class Collector:
     def __init__(self, project: Project, bus: EventBus, backends: dict[str, Backend],
-                 on_recorded: Callable[[str], None]) -> None:
+                 on_recorded: Callable[[str], None], trees: Trees | None = None,
+                 seeds: SeedChecker | None = None) -> None:
         self.project = project
+        self.seeds = seeds or SeedChecker(project, bus, on_recorded)
+        self.trees = trees or Trees(project)
         self.config = project.config
         self.bus = bus
         self.backends = backends
@@ -51,7 +57,11 @@ class Collector:
                            result, log_text, kill=run.kill, metric_name=self.config.metric.name,
                            goal=self.config.metric.goal, best=self.project.best_metric())
         trial.status, trial.label = verdict.status, verdict.label
-        if trial.status == TrialStatus.KEEP:
+        if trial.seed_of:
+            self.seeds.mark(trial)             # a re-run's metric counts in its trial's mean, never alone
+        elif self.seeds.wants(trial):
+            self.seeds.hold(trial)             # a would-be best waits for its seed re-runs
+        elif trial.status == TrialStatus.KEEP:
             state.best_trial, state.best_metric = trial.id, trial.metric
         failpoint("collect")
         state.running.pop(tid, None)
@@ -61,7 +71,12 @@ class Collector:
         self.bus.emit(TrialFinished(trial_id=tid, status=trial.status, metric=trial.metric, label=trial.label,
                                     exit_code=trial.exit_code, duration_s=trial.duration,
                                     best=self.project.best_metric(), self_reported=trial.self_reported))
-        self.on_recorded(tid)
+        if trial.seed_of:
+            self.seeds.recorded(trial)
+        elif trial.status != TrialStatus.CONFIRMING:
+            self.on_recorded(tid)
+        with contextlib.suppress(SnapshotError, BackendError, OSError):   # its code is in git: the copy goes
+            await self.trees.prune(trial)
 
     async def _measure(self, trial: Trial, run: RunningTrial, ending: Ending, log_text: str,
                        results_json: str | None) -> tuple[MetricResult, Ending]:

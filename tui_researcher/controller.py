@@ -23,7 +23,7 @@ from .bus import EventBus
 from .collect import Collector
 from .commands import CommandHandler
 from .config import Config
-from .errors import ResearcherError
+from .errors import BackendError, ResearcherError
 from .events import Command, Event, Phase, PhaseChanged, PlanProposed, Quit, TrialLaunched
 from .directive import DirectiveFile
 from .execute import Launcher, Runner
@@ -37,7 +37,10 @@ from .project import Project
 from .reflect import Reflector
 from .state import ProjectLock
 from .supervisor import Supervisor
+from .seeds import SeedChecker
+from .snapshot import SnapshotError
 from .textsafe import inert
+from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 from .workbench import Workbench
 from .failpoints import failpoint
@@ -62,14 +65,17 @@ class Controller:
         self._quit: Quit | None = None
         self._backoff_until = 0.0
         self._brief_warned = False
+        self._snapshots_warned = False
         self.directive = DirectiveFile(self.paths, self.bus)
         self._planning_task: asyncio.Task | None = None
         self.reflector = Reflector(project, self.bus, planner or OfflinePlanner(config, project.ledger),
                                    self.set_phase, self._context, self._cap_reached)
-        self.collector = Collector(project, self.bus, self.backends, self._recorded)
+        self.trees = Trees(project)
+        self.seeds = SeedChecker(project, self.bus, self._recorded, wake=self._unhold)
+        self.collector = Collector(project, self.bus, self.backends, self._recorded, self.trees, self.seeds)
         self.monitor = Monitor(project, self.bus, self.backends, self.collector.collect)
         self.launcher = Launcher(project, self.bus, self.backends, self.monitor, self.set_phase,
-                                 lambda: self._quit is not None)
+                                 lambda: self._quit is not None, self.trees)
         self.commands = CommandHandler(project, self.bus, self.monitor, on_quit=self._on_quit, wake=self._unhold)
         self.supervisor = Supervisor(self.bus.notice)
         self.outreach = Outreach(project, self.bus)   # alerts, notifications, the journal
@@ -182,6 +188,7 @@ class Controller:
             handle = f"job {trial.job_id}" if trial.job_id else f"pid {pid}"
             self.notice(f"re-attached {tid} on {trial.host} ({handle}); it was not launched again")
         self._interrupted()
+        self.seeds.resume()
         for tid in self.ledger.unreflected():   # recorded, but the controller stopped before REFLECT
             if tid not in self.state.running:
                 self.reflector.owed(tid)
@@ -196,7 +203,8 @@ class Controller:
             trial = self.ledger.get(tid)
             trial.status, trial.label, trial.ended = (TrialStatus.INTERRUPTED,
                                                       "the controller stopped before its launch", time.time())
-            self.state.cycle = max(0, self.state.cycle - 1)
+            if not trial.seed_of:      # a seed re-run used no cycle (it is owed again: seeds.resume)
+                self.state.cycle = max(0, self.state.cycle - 1)
             self.project.commit(trial, "interrupted")
             self.notice(f"{tid} was planned but never launched (the controller stopped first): recorded "
                         f"interrupted; its configuration may be tried again", "warning")
@@ -243,7 +251,7 @@ class Controller:
         # checked each turn as well as cancelled: Python 3.11's wait_for can swallow a cancel
         while self._quit is None:
             await self.reflector.drain()
-            idle = not self.state.running and not self.reflector.pending
+            idle = not self.state.running and not self.reflector.pending and not self.seeds.pending
             if not self._cycles_left() and idle:
                 self.set_phase(Phase.DONE, f"{self.state.cycle} cycles")
                 return
@@ -252,6 +260,9 @@ class Controller:
             elif time.time() < self._backoff_until:
                 if self.state.phase != Phase.BACKOFF:
                     self.set_phase(Phase.BACKOFF, f"planning again in {self._backoff_until - time.time():.0f}s")
+            elif self._free_slots() > 0 and self.seeds.pending:
+                await self.seeds.launch_next(self.launcher)   # a would-be best's re-runs go first
+                continue
             elif self._free_slots() > 0 and self._cycles_left() and not self._hold:
                 await self._cycle()
                 continue
@@ -347,6 +358,7 @@ class Controller:
         self.set_phase(Phase.EXECUTE)
         runner = Runner(self.launcher, trial)
         try:
+            await self._prepare_tree(trial)
             await self.planner.execute(plan, runner)
         except ResearcherError as exc:
             self.notice(f"EXECUTE failed for {trial.id}: {exc}", "error")
@@ -354,11 +366,25 @@ class Controller:
             return
         current = self.ledger.get(trial.id) or trial
         if not current.finished:
+            with contextlib.suppress(SnapshotError, BackendError):   # what the worker left, for the diff
+                editing = self.launcher.default_backend
+                await self.trees.write_diff(current, editing, await self.trees.snapshot(current, editing))
             dry_failed = bool(current.dry_run) and not current.dry_run.get("ok")
             self.launcher.finish_unlaunched(
                 current, TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED,
                 current.label or "EXECUTE ended without a launch")
         await self.reflector.reflect(current)
+
+    async def _prepare_tree(self, trial: Trial) -> None:
+        """The trial's own tree; where git cannot make one, the trial runs in the workspace, said once."""
+        try:
+            await self.trees.prepare(trial, self.launcher.default_backend)
+        except SnapshotError as exc:
+            trial.tree = trial.base_snapshot = ""
+            if not self._snapshots_warned:
+                self._snapshots_warned = True
+                self.notice(f"no code snapshots: {exc}; trials run in the workspace itself, sharing it", "warning")
+        self.ledger.record(trial, "tree")
 
     def _planning_failed(self, why: str) -> None:
         """Noticed, remembered, and planning backs off; the cycle is not used up (``_cycle``)."""
@@ -380,7 +406,8 @@ class Controller:
         self.state.next_trial += 1
         trial = Trial(id=tid, cycle=ctx.cycle, parent=plan.parent, hypothesis=plan.hypothesis, task=plan.task,
                       success_criteria=plan.success_criteria, command=plan.command, argv=list(plan.argv),
-                      params=dict(plan.params), run_dir=f"runs/{tid}", role=plan.role)
+                      params=dict(plan.params), run_dir=f"runs/{tid}", role=plan.role,
+                      seed=0 if self.config.experiment.confirm_seeds else None)
         self.project.commit(trial, "planned")     # the trial and the advanced id, together
         failpoint("planned")
         self.emit(PlanProposed(trial_id=trial.id, cycle=trial.cycle, hypothesis=plan.hypothesis, task=plan.task,

@@ -7,6 +7,7 @@ rule "no launch without a passing dry-run of this very command" is written once,
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import time
 from typing import Callable
 
@@ -17,19 +18,27 @@ from .events import Phase, TrialFinished, TrialLaunched
 from .metrics import failure_label
 from .monitor import Monitor
 from .placement import HostView, Placement, choose
-from .planner import dry_run_argv
+from .planner import dry_run_argv, with_seed
 from .project import Project
 from .sandbox import Kind, Sandbox, isolation, launch_env, sandbox_for
+from .snapshot import SnapshotError
+from .trees import Trees
 from .trial import RunningTrial, Trial, TrialStatus
 from .failpoints import failpoint
 
 SetPhase = Callable[[Phase, str], None]
 
 
+def seed_env(trial: Trial) -> dict[str, str]:
+    """``SEED`` for a trial that has one (experiment.confirm_seeds): its dry-run and its training alike."""
+    return {"SEED": str(trial.seed)} if trial.seed is not None else {}
+
+
 class Launcher:
     def __init__(self, project: Project, bus: EventBus, backends: dict[str, Backend], monitor: Monitor,
-                 set_phase: SetPhase, quitting: Callable[[], bool]) -> None:
+                 set_phase: SetPhase, quitting: Callable[[], bool], trees: Trees | None = None) -> None:
         self.project = project
+        self.trees = trees or Trees(project)
         self.config = project.config
         self.bus = bus
         self.backends = backends
@@ -46,11 +55,13 @@ class Launcher:
         """A failure is recorded but does not end the trial: a worker may fix the code and dry-run again.
         EXECUTE ending without a launch records the trial ``dry_run_failed`` (``Controller._execute``)."""
         self.set_phase(Phase.EXECUTE, f"dry-run of {trial.id}")
+        argv = with_seed(argv, trial.seed)
         started = time.time()
         try:
             backend = self.default_backend
-            sandbox = await self.sandbox(backend, Kind.DRY_RUN)
+            sandbox = await self.sandbox(backend, Kind.DRY_RUN, trial=trial)
             result = await backend.run(sandbox.argv(backend.python or "python3", argv=list(argv)),
+                                       cwd=trial.tree or ".", env=seed_env(trial),
                                        timeout=self.config.experiment.dry_run_timeout)
         except BackendError as exc:
             result = RunResult(exit_code=None, stderr=str(exc))
@@ -69,10 +80,13 @@ class Launcher:
         ledger.record(trial, "dry_run")
         return result
 
-    async def sandbox(self, backend: Backend, kind: Kind, *, run_dir: str | None = None) -> Sandbox:
-        """The one sandbox, as this host allows it (namespaces where it can build them)."""
+    async def sandbox(self, backend: Backend, kind: Kind, *, trial: Trial | None = None,
+                      run_dir: str | None = None) -> Sandbox:
+        """The one sandbox, as this host allows it (namespaces where it can build them); a trial with a tree
+        of its own may write only there (and its run directory), never the shared workspace."""
         found = await isolation(backend)
-        return sandbox_for(kind, self.config, self.project.paths, root=backend.root, run_dir=run_dir,
+        tree = posixpath.join(backend.root, trial.tree) if trial is not None and trial.tree else None
+        return sandbox_for(kind, self.config, self.project.paths, root=backend.root, tree=tree, run_dir=run_dir,
                            isolate=found.available, degrade=backend.schedules_gpus)
 
     def finish_unlaunched(self, trial: Trial, status: TrialStatus, label: str) -> None:
@@ -86,6 +100,14 @@ class Launcher:
         if placement is None:
             return None
         backend = self.backends[placement.host]
+        trial.template, argv = list(argv), with_seed(argv, trial.seed)
+        try:
+            diff = await self.trees.snapshot(trial, self.default_backend)   # the code as it is launched
+            await self.trees.place(trial, backend, self.default_backend)
+            await self.trees.write_diff(trial, backend, diff)
+        except (SnapshotError, BackendError) as exc:
+            self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, f"code snapshot: {exc}"[:300])
+            return None
         trial.host, trial.gpus, trial.argv = placement.host, list(placement.gpus), list(argv)
         trial.command = trial.command or " ".join(argv)
         trial.log_path = f"{trial.run_dir}/train.log"
@@ -93,15 +115,17 @@ class Launcher:
         state = self.project.state
         # record the intent first: a controller killed mid-launch finds this entry and the pid file
         state.running[trial.id] = RunningTrial(id=trial.id, host=trial.host, gpus=placement.gpus,
-                                               run_dir=trial.run_dir, launching=True)
+                                               run_dir=trial.run_dir, tree=trial.tree, launching=True)
         self.project.save_state()
         self.monitor.launching.add(trial.id)
         try:
-            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": trial.run_dir,
-                   **launch_env(True)}
-            sandbox = await self.sandbox(backend, Kind.TRAIN, run_dir=trial.run_dir)
+            # absolute: the training runs in its tree, not in the workspace the run directory is relative to
+            run_dir = posixpath.join(backend.root, trial.run_dir)
+            env = {**placement.env, "TUI_RESEARCHER_TRIAL": trial.id, "TUI_RESEARCHER_RUN_DIR": run_dir,
+                   **seed_env(trial), **launch_env(True)}
+            sandbox = await self.sandbox(backend, Kind.TRAIN, trial=trial, run_dir=trial.run_dir)
             info = await backend.launch(sandbox.argv(backend.python or "python3", argv=list(argv)),
-                                        run_dir=trial.run_dir, env=env)
+                                        run_dir=trial.run_dir, cwd=trial.tree or ".", env=env)
         except BackendError as exc:
             self.finish_unlaunched(trial, TrialStatus.LAUNCH_FAILED, str(exc)[:300])
             return None
@@ -114,7 +138,7 @@ class Launcher:
         trial.status = TrialStatus.PENDING if info.job_id else TrialStatus.RUNNING
         trial.last_growth = trial.started
         state.running[trial.id] = RunningTrial(
-            id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, pid=info.pid,
+            id=trial.id, host=trial.host, gpus=placement.gpus, run_dir=trial.run_dir, tree=trial.tree, pid=info.pid,
             start_time=info.start_time, training_pid=info.training_pid, job_id=info.job_id, log_path=info.log_path, started=trial.started,
             submitted=time.time())
         self.project.commit(trial, "launched")

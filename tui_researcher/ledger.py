@@ -32,7 +32,8 @@ class Ledger:
         data.pop("tool_calls", None)
         if data.get("dry_run"):
             data["dry_run"] = {k: v for k, v in data["dry_run"].items() if k != "output"}
-        self.store.put_trial(trial.id, data, status=str(trial.status), metric=trial.metric,
+        ranked = trial.mean if trial.mean is not None else trial.metric   # a seed-checked trial ranks by its mean
+        self.store.put_trial(trial.id, data, status=str(trial.status), metric=ranked,
                              params_key=params_key(trial.params), finished=trial.finished, event=event,
                              ts=time.time())
 

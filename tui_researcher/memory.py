@@ -22,6 +22,18 @@ _COMPACTED = re.compile(r"^_\((\d+) earlier results? compacted; the ledger has t
 ELLIPSIS = " …"
 
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` chars, marked as cut; at a word boundary where one is near."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(ELLIPSIS))
+    cut = text[:keep]
+    space = cut.rfind(" ")
+    if space > keep // 2:
+        cut = cut[:space]
+    return (cut.rstrip() + ELLIPSIS).strip() if keep else ELLIPSIS.strip()[:limit]
+
+
 def load_brief(path: Path, max_chars: int) -> tuple[str, str]:
     """The brief as the leader sees it, and a warning when it was cut (never cut silently)."""
     try:
@@ -68,21 +80,26 @@ class Memory:
         lines = [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
         text = "\n".join(lines) or "(empty)"
         limit = self.entry_max_chars
-        if len(text) > limit:
-            text = text[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
-        return text
+        return _shorten(text, limit)
 
     def _enforce(self) -> None:
+        """Keep the file whole under its cap: evict the oldest decisions, compact the oldest results,
+        and, past that, shorten the newest decision rather than lose it (it is always the last kept)."""
         while len(self.decisions) > self.cfg.max_recent_entries:
             self.decisions.pop(0)
         while len(self.results) > 1 and len(self._section(self.results, self.compacted)) > self.cfg.milestone_max_chars:
             self.results.pop(0)
             self.compacted += 1
-        while len(self.render()) > self.cfg.log_max_chars and len(self.decisions) > 1:
+        cap = self.cfg.log_max_chars
+        while len(self.render()) > cap and len(self.decisions) > 1:
             self.decisions.pop(0)
-        while len(self.render()) > self.cfg.log_max_chars and len(self.results) > 1:
+        while len(self.render()) > cap and self.results:
             self.results.pop(0)
             self.compacted += 1
+        over = len(self.render()) - cap
+        if over > 0 and self.decisions:
+            newest = self.decisions[-1]
+            self.decisions[-1] = _shorten(newest, max(1, len(newest) - over))
 
     # text -----------------------------------------------------------------
 
@@ -99,11 +116,12 @@ class Memory:
         return "\n".join(lines)
 
     def render(self) -> str:
-        text = (f"{TITLE}\n\n{RESULTS}\n{self._section(self.results, self.compacted)}\n\n"
-                f"{DECISIONS}\n{self._section(self.decisions)}\n")
-        cap = self.cfg.log_max_chars
-        if len(text) > cap:   # only with a cap too small for one entry of each: still never exceed
-            text = text[: cap - 1] + "\n"
+        """The whole file: sections are never cut mid-entry (``_enforce`` keeps it under the cap). Only a
+        cap too small for the headings, the compaction note and one word of a decision drops the note."""
+        head, tail = f"{TITLE}\n\n{RESULTS}\n", f"\n\n{DECISIONS}\n{self._section(self.decisions)}\n"
+        text = head + self._section(self.results, self.compacted) + tail
+        if len(text) > self.cfg.log_max_chars and not self.results:
+            text = head + tail
         return text
 
     def _parse(self, text: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Config
-from .config.models import PLACEHOLDER
+from .config.models import PLACEHOLDER, SEED
 from .ledger import Ledger, params_key
 from .tpe import tpe_choice
 from .trial import Trial, TrialStatus
@@ -105,6 +105,11 @@ def render_argv(template: str, params: dict[str, Any]) -> list[str]:
     return [fill(token) for token in shlex.split(template)]
 
 
+def with_seed(argv: list[str], seed: int | None) -> list[str]:
+    """``{seed}`` filled with the trial's seed: 0, or a seed re-run's own."""
+    return [PLACEHOLDER.sub(lambda m: str(seed or 0) if m.group(1) == SEED else m.group(0), a) for a in argv]
+
+
 def dry_run_argv(config: Config, plan_argv: list[str], params: dict[str, Any]) -> list[str]:
     if config.experiment.dry_run_command:
         return render_argv(config.experiment.dry_run_command, params)
@@ -174,6 +179,10 @@ class OfflinePlanner:
             return pool.first(), "next point of the grid", None
         if strategy == "tpe":
             return tpe_choice(self, pool, best)
+        probe = self._probe_number() if strategy == "best_neighbour" else 0
+        if probe:
+            return (pool.any(), f"random probe {probe} of {self.config.search.random_probes} before refining the best",
+                    best.id if best else None)
         if strategy == "random" or best is None or explore:
             return pool.any(), "explore: a random untried configuration", best.id if best else None
         neighbours = [n for n in neighbours if self._key(n) not in tried]
@@ -184,6 +193,13 @@ class OfflinePlanner:
         changed = [k for k in self.keys if pick.get(k) != best.params.get(k)]
         return pick, (f"refine the best ({best.id}): move " +
                       ", ".join(f"{k} {best.params.get(k)} -> {pick[k]}" for k in changed)), best.id
+
+    def _probe_number(self) -> int:
+        """Which of search.random_probes this trial is (1, 2, ...), or 0 once they are done: a few
+        random points after the baseline, so refining does not start from the baseline's corner."""
+        counts = self.ledger.counts()
+        planned = sum(counts.values()) - counts.get("seed_run", 0) - counts.get("interrupted", 0)
+        return planned if 1 <= planned <= self.config.search.random_probes else 0
 
     def _axes(self, forced: dict[str, Any]) -> list[list[Any]]:
         return [[forced[k]] if k in forced else self.space[k] for k in self.keys]
@@ -244,16 +260,15 @@ class OfflinePlanner:
         params = " ".join(f"{k}={v}" for k, v in trial.params.items())
         if trial.status == TrialStatus.KEEP:
             decision = f"{trial.id} keep: {metric}={value} is the new best ({params})"
-            milestone = f"{trial.id}: {metric}={value} with {params}"
         elif trial.status == TrialStatus.DISCARD:
-            decision = f"{trial.id} discard: {metric}={value} did not beat the best ({params})"
-            milestone = ""
+            why = trial.label or "did not beat the best"
+            decision = f"{trial.id} discard: {metric}={value}: {why} ({params})"
         else:
             decision = f"{trial.id} {trial.status}: {trial.label or 'no label'} ({params})"
-            milestone = ""
         threshold = self.config.agent.no_progress_fallback_threshold
         next_action = "pivot" if threshold and ctx.free_slots >= 0 and _no_progress(self.ledger, threshold) else "iterate"
-        return Reflection(decision=decision, next_action=next_action, milestone=milestone)
+        # no milestone: the controller writes the result line from the ledger (facts.py)
+        return Reflection(decision=decision, next_action=next_action)
 
 
 class _Untried:

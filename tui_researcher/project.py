@@ -46,5 +46,8 @@ class Project:
         self.store.close()
 
     def best_metric(self) -> float | None:
+        """The best's metric: its mean over seeds where it was seed-checked."""
         best = self.ledger.best(self.config.metric.goal)
-        return best.metric if best else None
+        if best is None:
+            return None
+        return best.mean if best.mean is not None else best.metric

@@ -14,6 +14,7 @@ from typing import Callable
 from .bus import EventBus
 from .errors import ResearcherError
 from .events import MemoryChanged, Phase, Reflected
+from .facts import contradictions, fact_line, headline
 from .planner import Planner, Reflection, ThinkContext
 from .project import Project
 from .textsafe import inert
@@ -78,6 +79,7 @@ class Reflector:
             self.bus.notice(f"REFLECT failed for {trial.id}: {exc}; result recorded without a decision", "error")
             reflection = Reflection(decision=f"{trial.id} {trial.status} (no reflection: {exc})"[:300])
         reflection.decision, reflection.milestone = inert(reflection.decision), inert(reflection.milestone)
+        self._check(trial, reflection)
         if trial.status == TrialStatus.KEEP:
             state.no_progress = 0
         elif trial.finished:
@@ -95,13 +97,28 @@ class Reflector:
                                 next_action=reflection.next_action, milestone=reflection.milestone))
         self.project.save_state()
 
+    def _check(self, trial: Trial, reflection: Reflection) -> None:
+        """A statement the ledger contradicts is not kept: neither as a decision nor as a lesson."""
+        metric, ledger = self.project.config.metric.name, self.project.ledger
+        fact = headline(trial, metric)
+        for name in ("decision", "milestone"):
+            text = getattr(reflection, name)
+            wrong = contradictions(text, metric, trial, ledger.get)
+            if not wrong:
+                continue
+            said = "; ".join(str(c) for c in wrong[:3])
+            self.bus.notice(f"REFLECT of {trial.id} stated what the ledger contradicts ({said}): its {name} "
+                            f"is not stored", "warning")
+            setattr(reflection, name, f"{fact} (the reflection's {name} was dropped: it contradicted the "
+                                      f"ledger)" if name == "decision" else "")
+
     def _remember(self, trial: Trial, reflection: Reflection) -> None:
+        """The Key Results line is the ledger's; the reflection adds its lesson after it."""
         memory = self.project.memory
-        if reflection.milestone:
-            memory.add_result(reflection.milestone)
-        elif trial.status == TrialStatus.KEEP:
-            metric = "-" if trial.metric is None else f"{trial.metric:.6g}"
-            memory.add_result(f"{trial.id}: {self.project.config.metric.name}={metric}")
+        if reflection.milestone or trial.status == TrialStatus.KEEP:
+            parent = self.project.ledger.get(trial.parent) if trial.parent else None
+            line = fact_line(trial, self.project.config.metric.name, parent)
+            memory.add_result(f"{line}\nlesson: {reflection.milestone}" if reflection.milestone else line)
         memory.add_decision(f"[{time.strftime('%m-%d %H:%M')}] {reflection.decision} -> {reflection.next_action}")
         self.save_memory()
 

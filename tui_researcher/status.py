@@ -87,7 +87,7 @@ def summary(at: Where) -> dict[str, Any]:
                         "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
                         "log": run.log_path or run.run_dir, "elapsed_s": round(now - started, 1) if started else None,
                         "hypothesis": trial.hypothesis if trial else ""})
-    best = ledger.get(state.best_trial) if ledger and state.best_trial else None
+    best_trial = ledger.get(state.best_trial) if ledger and state.best_trial else None
     if store:
         store.close()
     return {
@@ -95,10 +95,18 @@ def summary(at: Where) -> dict[str, Any]:
         "paused": state.paused, "controller": "running" if ProjectLock.held(paths.lock) else "not running",
         "metric": at.metric, "goal": at.goal,
         "best": {"trial": state.best_trial, "metric": state.best_metric,
-                 "self_reported": bool(best and best.self_reported)} if state.best_trial else None,
+                 "self_reported": bool(best_trial and best_trial.self_reported), **_seeded(best_trial)}
+                if state.best_trial else None,
         "running": running, "last_decision": state.last_decision, "trials": sum(counts.values()),
         "by_status": counts, "usd_today": state.usage.usd_today,
     }
+
+
+def _seeded(trial: Any) -> dict[str, Any]:
+    """A seed-checked best's mean, spread and number of seeds (nothing for one measured once)."""
+    if trial is None or trial.mean is None or trial.spread is None:
+        return {}
+    return {"mean": trial.mean, "spread": trial.spread, "seeds": len(trial.seeds) + 1}
 
 
 def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
@@ -106,6 +114,8 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
     print(f"cycle     {s['cycle']}   phase {s['phase']}{'   PAUSED' if s['paused'] else ''}", file=out)
     best = s["best"]
     shown = f"{best['metric']:.6g} ({best['trial']})" if best and best["metric"] is not None else "-"
+    if best and best.get("spread") is not None and best.get("mean") is not None:   # seed-checked
+        shown = f"{best['mean']:.6g} ± {best['spread']:.3g} over {best['seeds']} seeds ({best['trial']})"
     if best and best.get("self_reported"):
         shown += " self-reported (no evaluator; the worker changed the code that printed it)"
     print(f"best      {s['metric']} = {shown}   goal {s['goal']}", file=out)

@@ -42,10 +42,14 @@ class TrialStatus(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     """Planned, but the controller stopped before its launch: its configuration may be tried again."""
+    CONFIRMING = "confirming"
+    """It would be the new best: its re-runs with other seeds decide (experiment.confirm_seeds)."""
+    SEED_RUN = "seed_run"
+    """A re-run of a would-be best with another seed: its metric counts in that trial's mean."""
 
     @property
     def finished(self) -> bool:
-        return self not in (TrialStatus.PENDING, TrialStatus.RUNNING)
+        return self not in (TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.CONFIRMING)
 
 
 FINISHED = frozenset(s for s in TrialStatus if s.finished)
@@ -116,6 +120,27 @@ class Trial:
     """The specialist role (agent.specialists) that proposed it; empty: no roles."""
     tool_calls: list[dict] = field(default_factory=list)
     dry_run: dict[str, Any] = field(default_factory=dict)
+    template: list[str] = field(default_factory=list)
+    """The launch command before ``{seed}`` was filled in: its seed re-runs fill it again."""
+    tree: str = ""
+    """Where it runs, relative to the workspace: its own copy of its parent's code plus its edits."""
+    base_snapshot: str = ""
+    """The snapshot its tree was built from: its parent's (the best's), or the workspace's code."""
+    snapshot: str = ""
+    """Its code as it ran (a commit in the controller's private git dir, ``refs/tui-researcher/<id>``)."""
+    diff: str = ""
+    """The unified diff against ``base_snapshot``, capped; whole in ``runs/<id>/code.diff``."""
+    files_changed: list[str] = field(default_factory=list)
+    seed: int | None = None
+    """The seed it ran with (``{seed}``, ``SEED``); None: the command's own."""
+    seed_of: str = ""
+    """The trial this one re-runs with another seed (experiment.confirm_seeds)."""
+    seeds: list[str] = field(default_factory=list)
+    """Its re-runs with other seeds."""
+    mean: float | None = None
+    """Its metric's mean over itself and its seed re-runs."""
+    spread: float | None = None
+    """Their spread (max - min): a new best must beat the best's mean by more than this."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, shallow: for JSON (the store) or for reading; ``copy`` for an independent trial."""
@@ -171,6 +196,8 @@ class RunningTrial:
     id: str
     host: str
     run_dir: str
+    tree: str = ""
+    """The directory it runs in (its own code), relative to the workspace; "" for the workspace itself."""
     gpus: tuple[int, ...] = ()
     pid: int | None = None
     start_time: str = ""

@@ -45,6 +45,7 @@ def llm_config(project: Path, fake: FakeLLM, provider: str) -> Config:
     config.monitor.poll_interval = 0.1
     config.experiment.max_runtime = 60
     config.metric.evaluate = None      # the workers' own scripts save no model for the sample's eval.py
+    config.experiment.confirm_seeds = 0      # the sample's seed checks are tested in tests/core/test_seeds.py
     return config
 
 
@@ -89,8 +90,9 @@ def plan(command_hint: str = "python3 train.py --lr 0.1 --hidden 8 --epochs 10",
         "params": {"lr": 0.1, "hidden": 8, "epochs": 10}, **extra}}
 
 
-def reflection(next_action: str = "iterate", milestone: str = "lr 0.1 reaches val_acc 0.95") -> dict:
-    return {"tool": "submit_reflection", "args": {"decision": "lr 0.1 works; try a wider layer next",
+def reflection(next_action: str = "iterate", milestone: str = "a larger lr fits the spirals faster",
+               decision: str = "lr 0.1 works; try a wider layer next") -> dict:
+    return {"tool": "submit_reflection", "args": {"decision": decision,
                                                    "next_action": next_action, "milestone": milestone}}
 
 

@@ -32,9 +32,11 @@ async def test_full_cycle_edits_dry_runs_launches_monitors_and_reflects(sample_p
     assert all(c["ok"] for c in trial["tool_calls"])
     assert trial["dry_run"]["ok"] and trial["dry_run"]["argv"][-1] == "--dry-run"
     assert trial["decision"] == "lr 0.1 works; try a wider layer next"
-    assert (sample_project / "workspace" / "notes" / "t0001.md").read_text() == "lr 0.1, hidden 8\n"
+    assert not (sample_project / "workspace" / "notes").exists()      # the workspace itself is untouched
+    assert "+lr 0.1, hidden 8" in trial["diff"] and trial["files_changed"] == ["notes/t0001.md"]
     memory = (sample_project / "workspace" / "MEMORY_LOG.md").read_text()
-    assert "lr 0.1 reaches val_acc 0.95" in memory and "try a wider layer next -> iterate" in memory
+    assert f"- t0001 keep val_acc={trial['metric']:.6g}: lr=0.1 hidden=8 epochs=10" in memory   # the ledger's words
+    assert "lesson: a larger lr fits the spirals faster" in memory and "try a wider layer next -> iterate" in memory
     calls = [e for e in controller.seen if isinstance(e, ToolCalled)]
     returns = [e for e in controller.seen if isinstance(e, ToolReturned)]
     assert [e.tool for e in calls] == [e.tool for e in returns] == [c["tool"] for c in trial["tool_calls"]]

@@ -24,11 +24,18 @@ CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
 ATTACKS_SANDBOXED = sys.platform.startswith("linux")
 
 
-async def attack(project, config, fake, *calls: tuple[str, dict], prepare=None):
+TO_WORKSPACE = "cd ../../.. && "
+"""A worker's shell starts in its trial's tree (workspace/.tui-researcher/trees/<id>): the attacks go
+from there to the workspace, where the controller's files are."""
+
+
+async def attack(project, config, fake, *calls: tuple[str, dict], prepare=None, from_workspace=True):
     """One dispatch whose worker makes ``calls`` then stops: the calls as the ledger recorded them,
-    and the controller that ran."""
+    and the controller that ran. Shell commands run from the workspace unless ``from_workspace`` is off."""
     fake.script("think", plan(CMD))
-    fake.script("code", *[{"tool": name, "args": args} for name, args in calls], {"text": "done"})
+    fake.script("code", *[{"tool": name, "args": {**args, "command": TO_WORKSPACE + args["command"]}
+                           if name == "run_shell" and from_workspace else args} for name, args in calls],
+                {"text": "done"})
     fake.script("reflect", reflection(milestone=""))
     controller = await run_loop(project, config, prepare=prepare)
     return latest_trials(project)["t0001"]["tool_calls"], controller
@@ -87,7 +94,7 @@ async def test_a_symlink_out_of_the_workspace_is_refused(sample_project, config,
 async def test_a_symlink_made_by_the_shell_to_a_protected_file_is_refused(sample_project, config, fake, provider):
     calls, loop = await attack(sample_project, config, fake,
                          ("run_shell", {"command": "mkdir -p sub && ln -s ../MEMORY_LOG.md sub/m && echo made"}),
-                         ("write_file", {"path": "sub/m", "content": "forged memory"}))
+                         ("write_file", {"path": "sub/m", "content": "forged memory"}), from_workspace=False)
 
     assert calls[0]["ok"] and "made" in calls[0]["result"], calls[0]
     assert not calls[1]["ok"] and "MEMORY_LOG.md is protected" in calls[1]["result"]

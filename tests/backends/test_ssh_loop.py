@@ -29,13 +29,19 @@ def test_sample_project_runs_over_ssh_with_code_seeded_on_the_host(sample_projec
     proc = cli("run", str(sample_project), "--no-ui", "--max-cycles", "3", timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "copied 3 file(s) of code" in proc.stdout   # train.py, eval.py, heldout.json
-    trials = latest_trials(sample_project)
+    trials = {tid: t for tid, t in latest_trials(sample_project).items() if not t["seed_of"]}   # and seed re-runs
     assert len(trials) == 3 and all(isinstance(t["metric"], float) for t in trials.values())
     assert any(t["status"] == "keep" for t in trials.values())
     assert all(t["host"] == "127.0.0.1" for t in trials.values())
     # training ran on the host's side: its logs are in the remote workspace, not the local one
     assert (remote / "runs" / "t0001" / "train.log").read_text().count("val_acc=") >= 10
     assert not (sample_project / "workspace" / "runs").exists()
+    # each trial ran in its own tree on the host, made from its base snapshot in one transfer
+    last = max(trials)
+    code = (sample_project / "workspace" / "train.py").read_text()
+    assert (remote / ".tui-researcher" / "trees" / last / "train.py").read_text() == code
+    assert (remote / "runs" / last / "code.diff").read_text() == "" == trials[last]["diff"]
+    assert trials[last]["base_snapshot"] and trials[last]["snapshot"]
     # the controller's own files stay on the laptop
     assert (sample_project / "workspace" / "researcher.db").exists() and not (remote / "researcher.db").exists()
 

@@ -44,7 +44,8 @@ def test_a_trial_killed_during_its_dry_run_is_recorded_interrupted_and_its_confi
     project = project_with_slow_dry_run(tmp_path)
     first = start_cli("run", str(project), "--no-ui", "--max-cycles", "1", log=tmp_path / "first.log")
     try:
-        wait_for(lambda: (project / "workspace" / "in-dry-run").exists(), what="the dry-run to be under way")
+        tree = project / "workspace" / ".tui-researcher" / "trees" / "t0001"     # the dry-run runs in its trial's tree
+        wait_for(lambda: (tree / "in-dry-run").exists(), what="the dry-run to be under way")
         kill_group(first.pid)                       # SIGKILL, the dry-run with it
         first.wait(10)
     finally:

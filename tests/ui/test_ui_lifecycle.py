@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from tests.helpers import SAMPLE
+from tests.helpers import SAMPLE, latest_trials
 from tests.ui.helpers import wait_until
 
 from tui_researcher.config import load_config
@@ -40,7 +40,8 @@ async def test_app_stays_open_when_the_loop_finishes_and_q_then_quits_at_once(tm
         await wait_until(pilot, lambda: app.loop_ended, what="the loop to finish its two cycles")
         await wait_until(pilot, lambda: app.screen.query_one(StatusBar).status.phase == "done", what="done on screen")
         assert app.return_code is None and isinstance(app.screen, MainScreen)
-        assert app.trials.count == 2
+        trials = latest_trials(project)                   # two planned trials and their seed re-runs
+        assert app.trials.count == len(trials) and sum(1 for t in trials.values() if not t["seed_of"]) == 2
         await pilot.press("q")
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to exit")
     assert app.return_code == 0

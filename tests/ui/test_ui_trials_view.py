@@ -181,3 +181,21 @@ def test_series_read_from_a_store_matches_the_same_stride_grown_point_by_point(t
     grown.extend(Point(row, tid, metric, status) for row, tid, status, metric in store.metric_points())
     store.close()
     assert read.stride > 1 and read.points == grown.points
+
+
+async def test_a_seed_checked_trial_shows_its_mean_and_spread(tmp_path, xdg_config):
+    project = make_project(tmp_path, 3)
+    store = Store(project / "workspace" / "researcher.db")
+    checked = Trial(id="t000004", cycle=4, hypothesis="seed-checked", status=TrialStatus.KEEP, metric=0.9,
+                    mean=0.94, spread=0.036, seeds=["t000005", "t000006"])
+    Ledger(store).record(checked, "finished")
+    state = State.load(store)
+    state.best_trial, state.best_metric = checked.id, checked.mean
+    state.save(store)
+    store.close()
+    app = attached(project, xdg_config)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_trials(pilot)
+        await wait_until(pilot, lambda: shown(table)[-1:] == ["t000004"], what="the seed-checked row")
+        cells = [str(c) for c in table._cells(table.visible_trials()[-1])]
+        assert cells[3] == "0.94 ± 0.036" and cells[4] == "best"

@@ -28,6 +28,48 @@ def test_ten_thousand_cycles_of_random_entries_never_exceed_the_caps(tmp_path: P
     assert memory.decisions and memory.results and memory.compacted > 0
 
 
+def _assert_whole(text: str, memory: Memory, newest: str) -> None:
+    """The file's text parses back to the same entries, is under the cap, and holds the newest decision."""
+    assert text.endswith("\n") and len(text) <= memory.cfg.log_max_chars
+    assert text.startswith("# Memory Log\n\n## Key Results\n") and "\n## Recent Decisions\n" in text
+    again = Memory(memory.path, memory.cfg)
+    again._parse(text)
+    assert (again.results, again.decisions) == (memory.results, memory.decisions)
+    assert memory.decisions[-1] == newest and f"- {newest.splitlines()[0]}" in text
+
+
+def test_ten_thousand_cycles_keep_the_newest_decision_and_a_whole_file(tmp_path: Path):
+    """The cap evicts old decisions and compacts old results; it never cuts the file's tail."""
+    for cfg in (MemoryConfig(), MemoryConfig(log_max_chars=400, milestone_max_chars=150, max_recent_entries=50)):
+        path = tmp_path / f"MEMORY_{cfg.log_max_chars}.md"
+        memory = Memory.load(path, cfg)
+        rng = random.Random(11)
+        newest = ""
+        for cycle in range(10_000):
+            words = rng.choice([1, 3, 30, 200, 600])
+            text = " ".join(f"w{cycle}-{i}" for i in range(words))
+            if rng.random() < 0.4:
+                memory.add_result(text)
+            else:
+                memory.add_decision(text)
+                newest = memory.decisions[-1]
+                assert newest.startswith(f"w{cycle}-0")
+            text = memory.save() if cycle % 500 == 0 else memory.render()
+            _assert_whole(text, memory, newest)
+        assert memory.save() == path.read_text()
+        assert memory.compacted > 0 and len(memory.decisions) > 1
+
+
+def test_small_cap_shortens_the_newest_decision_rather_than_losing_it(tmp_path: Path):
+    cfg = MemoryConfig(log_max_chars=120, milestone_max_chars=60, max_recent_entries=5)
+    memory = Memory.load(tmp_path / "m.md", cfg)
+    for i in range(30):
+        memory.add_result(f"t{i:04d} keep val_acc=0.{i:02d}")
+        memory.add_decision(f"decision {i}: " + "because " * 20)
+        assert memory.decisions[-1].startswith(f"decision {i}:")
+        _assert_whole(memory.save(), memory, memory.decisions[-1])
+
+
 def test_multiline_entries_survive_a_rewrite(tmp_path: Path):
     path = tmp_path / "MEMORY_LOG.md"
     memory = Memory.load(path, MemoryConfig())

@@ -189,3 +189,27 @@ def test_the_offline_planner_finds_untried_points_of_a_large_space_without_listi
     for cycle in range(3, 8):
         plan = think(cycle, strategy="random")
         assert params_key(plan.params) not in ledger.tried([plan.params]) and plan.action == "experiment"
+
+
+async def test_best_neighbour_opens_with_random_probes_after_the_baseline(tmp_path):
+    """search.random_probes random points after the baseline, then refinement of the best."""
+    from tui_researcher.planner import OfflinePlanner, ThinkContext
+
+    (tmp_path / "config.yaml").write_text(
+        "search: {strategy: best_neighbour, exploration: 0, command: 'python3 t.py {a} {b}', "
+        "space: {a: [1, 2, 3, 4, 5, 6], b: [1, 2, 3, 4, 5, 6]}, baseline: {a: 1, b: 1}}\n")
+    config = load_config(tmp_path / "config.yaml")
+    ledger = Ledger(Store(tmp_path / "researcher.db"))
+    planner = OfflinePlanner(config, ledger)
+    hypotheses = []
+    for cycle in range(1, 6):
+        plan = await planner.think(ThinkContext(cycle=cycle, brief="", memory="", directive="", pivot="", lineage="",
+                                                running=[], free_slots=1, goal="max", metric="val_acc"))
+        hypotheses.append(plan.hypothesis)
+        ledger.record(finished(f"t{cycle:04d}", TrialStatus.KEEP if cycle == 1 else TrialStatus.DISCARD,
+                               0.5 if cycle == 1 else 0.4, **plan.params), "finished")
+        if cycle == 2:      # a seed re-run is not a probe
+            ledger.record(finished("t0900", TrialStatus.SEED_RUN, 0.4, **plan.params), "finished")
+    assert hypotheses[0].startswith("baseline configuration first")
+    assert hypotheses[1:4] == [f"random probe {k} of 3 before refining the best" for k in (1, 2, 3)]
+    assert hypotheses[4].startswith("refine the best (t0001)")

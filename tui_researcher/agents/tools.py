@@ -123,6 +123,8 @@ class Toolbox:
         self.backend = backend
         self.policy = policy
         self.runner = runner
+        self.tree = runner.trial.tree if runner is not None else ""
+        """The trial's own tree (workspace-relative): the code worker's paths and commands are in it."""
         self.protected = protected_paths(bench)
         self.last_diff = ""
         """The unified diff of the last write_file, for its ledger record (``workers._run_call`` takes it)."""
@@ -173,13 +175,13 @@ class Toolbox:
         if write:
             for candidate in {rel, real or rel}:
                 self._refuse_protected(candidate)
-        return rel
+        return posixpath.join(self.tree, rel) if self.tree else rel
 
     def _local_real(self, rel: str) -> str | None:
         """For a workspace on this machine, the path with symlinks resolved (escapes refused)."""
         if self.backend.kind != "local":
             return None
-        root = Path(self.bench.paths.workspace)
+        root = Path(self.bench.paths.workspace) / self.tree
         real = os.path.realpath(root / rel)
         base = os.path.realpath(root)
         if real != base and not real.startswith(base + os.sep):
@@ -208,7 +210,7 @@ class Toolbox:
         self.last_diff = unified(before, content, rel)
         if self.runner is not None:
             self.bench.add_diff(self.runner.trial, rel, before, content)
-        return f"wrote {rel} ({len(content.encode('utf-8')):,} bytes)"
+        return f"wrote {args['path'].strip()} ({len(content.encode('utf-8')):,} bytes)"
 
     async def _old_text(self, rel: str) -> str:
         """What a trial's write replaces ("" for a new file): its diff goes into the lineage."""
@@ -232,9 +234,10 @@ class Toolbox:
         if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 4:
             raise ToolError("depth must be an integer from 1 to 4")
         entries = await self.backend.list_files(rel, depth=depth)
-        lines = [f"{e['path']}  {e['size']:,} B" for e in entries[:300]]
+        shown = [posixpath.relpath(e["path"], self.tree) if self.tree else e["path"] for e in entries]
+        lines = [f"{path}  {e['size']:,} B" for path, e in zip(shown[:300], entries)]
         more = f"\n[... {len(entries) - 300} more entries]" if len(entries) > 300 else ""
-        return "\n".join(lines) + more if lines else f"{rel}: no files"
+        return "\n".join(lines) + more if lines else f"{args.get('path') or '.'}: no files"
 
     # shell ------------------------------------------------------------------------------------
 
@@ -246,7 +249,8 @@ class Toolbox:
         guard = self._guard(mode)
         if guard is not None:
             guard.snapshot(self.bench)
-        sandbox = sandbox_for(Kind.SHELL, self.bench.config, self.bench.paths, root=self._root(),
+        tree = posixpath.join(self._root(), self.tree) if self.tree else None   # the trial's own tree
+        sandbox = sandbox_for(Kind.SHELL, self.bench.config, self.bench.paths, root=self._root(), tree=tree,
                               isolate=mode.isolated)
         self._changed()
         result = await self.backend.run(sandbox.argv(self._python(), cmd=command),

@@ -187,6 +187,14 @@ class Backend(ABC):
         """Copy a file of this machine to ``rel`` in the workspace (how remote workspaces get their code)."""
 
     @abstractmethod
+    async def unpack_tree(self, path: str, archive: str) -> None:
+        """Make ``path`` (a trial's tree) from the tar at ``archive`` (workspace-relative; removed after)."""
+
+    @abstractmethod
+    async def pack_tree(self, path: str) -> dict[str, Any]:
+        """The files of ``path`` changed since its ``unpack_tree``: ``tar`` (base64) and ``deleted``."""
+
+    @abstractmethod
     async def gpus(self) -> tuple[list[GpuReading] | None, str]:
         """The host's GPUs now, or None and why not."""
 
@@ -310,6 +318,12 @@ class HelperBackend(Backend):
 
     async def exists(self, path: str) -> bool:
         return bool((await self.call("exists", path=path))["exists"])
+
+    async def unpack_tree(self, path: str, archive: str) -> None:
+        await self.call("unpack_tree", path=path, archive=archive, timeout=600.0)
+
+    async def pack_tree(self, path: str) -> dict[str, Any]:
+        return await self.call("pack_tree", path=path, timeout=600.0)
 
     async def ping(self) -> float:
         started = time.perf_counter()

@@ -10,10 +10,14 @@ helper, the SSH connection and the controller, and writes the exit code to a sid
 controller hands it the training already wrapped in its sandbox (``sandbox_wrapper.py``), which
 seals the sidecars and says the training's host pid on a pipe; an exit code is read only once
 the trial runner is gone. File tools walk every path from a directory descriptor with O_NOFOLLOW.
+A trial's tree (its own copy of the code) arrives as one tar (``unpack_tree``), and only the
+files its worker changed go back (``pack_tree``).
 The package imports this module too (``pid_alive``, ``scrubbed_env``, ``TRIAL_RUNNER``), so
 those have one definition here and in the copy every host runs.
 """
 
+import base64
+import io
 import json
 import os
 import re
@@ -22,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -435,6 +440,57 @@ class Helper:
     def op_exists(self, req):
         return {"exists": os.path.exists(self.resolve(req["path"]))}
 
+    def op_unpack_tree(self, req):
+        """A trial's tree from the tar the controller copied in, and a manifest (size, mtime) of what
+        was written, so ``pack_tree`` sends back only what the worker changed. Regular files and
+        directories only, each created new under a fresh directory, never through a link."""
+        target = self.resolve(req["path"], for_write=True)
+        archive = self.resolve(req["archive"], for_write=True)
+        if os.path.lexists(target):
+            shutil.rmtree(target)
+        os.makedirs(target)
+        manifest = {}
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                name = os.path.normpath(member.name)
+                if os.path.isabs(name) or name.split(os.sep)[0] in ("..", ".") or not (member.isfile() or member.isdir()):
+                    continue
+                dest = os.path.join(target, name)
+                if member.isdir():
+                    os.makedirs(dest, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                with os.fdopen(os.open(dest, flags, (member.mode & 0o777) | 0o600), "wb") as f:
+                    shutil.copyfileobj(tar.extractfile(member), f)
+                st = os.lstat(dest)
+                manifest[name] = [st.st_size, st.st_mtime_ns]
+        os.unlink(archive)
+        with open(_manifest(target), "w") as f:
+            json.dump(manifest, f)
+        return {"files": len(manifest)}
+
+    def op_pack_tree(self, req):
+        target = self.resolve(req["path"])
+        try:
+            with open(_manifest(target)) as f:
+                manifest = json.load(f)
+        except (OSError, ValueError):
+            manifest = {}
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for dirpath, dirnames, filenames in os.walk(target):
+                dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+                for name in filenames:
+                    full = os.path.join(dirpath, name)
+                    rel = os.path.relpath(full, target)
+                    st = os.lstat(full)
+                    if os.path.islink(full) or rel.endswith(".pyc") or manifest.get(rel) == [st.st_size, st.st_mtime_ns]:
+                        continue
+                    tar.add(full, arcname=rel, recursive=False)
+        deleted = [rel for rel in manifest if not os.path.lexists(os.path.join(target, rel))]
+        return {"tar": base64.b64encode(buf.getvalue()).decode("ascii"), "deleted": deleted}
+
     def op_gpus(self, req):
         exe = shutil.which("nvidia-smi")
         if not exe:
@@ -475,6 +531,10 @@ class Helper:
         with self.out_lock:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
+
+
+def _manifest(tree):
+    return os.path.join(os.path.dirname(tree), "." + os.path.basename(tree) + ".manifest.json")
 
 
 def _cut(data, limit):

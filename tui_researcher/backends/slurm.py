@@ -114,6 +114,12 @@ class SlurmBackend(Backend):
     async def put_file(self, local_path: str | Path, rel: str) -> None:
         await self.inner.put_file(local_path, rel)
 
+    async def unpack_tree(self, path: str, archive: str) -> None:
+        await self.inner.unpack_tree(path, archive)
+
+    async def pack_tree(self, path: str) -> dict[str, Any]:
+        return await self.inner.pack_tree(path)
+
     async def ping(self) -> float:
         return await self.inner.ping()
 

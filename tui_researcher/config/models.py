@@ -65,6 +65,10 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 """``{name}`` in a command template, filled from a search.space key (``planner.render_argv``)."""
 
 
+SEED = "seed"
+"""The placeholder every command may hold: the trial's seed (0, or a seed re-run's)."""
+
+
 def unfilled(template: str | None, names: Any) -> list[str]:
     """The placeholders of ``template`` that no name in ``names`` fills."""
     return [p for p in dict.fromkeys(PLACEHOLDER.findall(template or "")) if p not in names]
@@ -282,6 +286,9 @@ class ExperimentConfig(Section):
     """Seconds before a trial is killed as ``timeout``; 0: no limit."""
     max_parallel: int = Field(1, gt=0)
     log_tail_lines: int = 50
+    confirm_seeds: int = Field(0, ge=0)
+    """A would-be best is re-run with this many more seeds (``{seed}``, ``SEED``) and kept only if its
+    mean beats the best's by more than the spread; 0: kept on one run."""
     writable: list[str] = Field(default_factory=lambda: list(DEFAULT_WRITABLE))
     """Paths outside the trial's tree that training and dry-runs may write (``~`` is the host's home)."""
     network: bool = True
@@ -379,6 +386,8 @@ class SearchConfig(Section):
     baseline: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
     exploration: float = 0.2
+    random_probes: int = Field(3, ge=0)
+    """best_neighbour: this many random configurations after the baseline, before refining the best."""
 
     @field_validator("command")
     @classmethod
@@ -408,7 +417,7 @@ class SearchConfig(Section):
     @model_validator(mode="after")
     def _placeholders_filled(self) -> "SearchConfig":
         """A ``{name}`` nothing fills would reach the training script as the literal text."""
-        missing = unfilled(self.command, self.space)
+        missing = unfilled(self.command, [*self.space, SEED])
         if missing:
             keys = ", ".join(self.space) or "none"
             raise config_error(f"{{{missing[0]}}} is filled by no search.space key (keys: {keys})", "command")
@@ -448,7 +457,7 @@ class Config(Section):
     @model_validator(mode="after")
     def _dry_run_placeholders_filled(self) -> "Config":
         """The offline planner fills experiment.dry_run_command from search.space, as it fills search.command."""
-        missing = unfilled(self.experiment.dry_run_command, self.search.space)
+        missing = unfilled(self.experiment.dry_run_command, [*self.search.space, SEED])
         if self.agent.provider == "offline" and missing:
             keys = ", ".join(self.search.space) or "none"
             raise config_error(f"{{{missing[0]}}} is filled by no search.space key (keys: {keys})",

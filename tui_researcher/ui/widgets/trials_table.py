@@ -41,7 +41,7 @@ PLACEHOLDER = [Text("…", style="dim")] + [Text("")] * (len(LABELS) - 1)
 
 STATUS_VARIABLE = {
     TrialStatus.KEEP: "trial-keep", TrialStatus.DISCARD: "trial-discard", TrialStatus.RUNNING: "trial-running",
-    TrialStatus.PENDING: "trial-pending",
+    TrialStatus.PENDING: "trial-pending", TrialStatus.CONFIRMING: "trial-pending", TrialStatus.SEED_RUN: "trial-discard",
 }
 """Statuses with their own colour; every failure (crash, nan, stalled, ...) uses ``trial-crash``."""
 
@@ -362,16 +362,19 @@ class TrialsTable(ScrollView, can_focus=True):
         hypothesis = (f"[{trial.role}] " if trial.role else "") + " ".join(trial.hypothesis.split())
         if len(hypothesis) > 60:
             hypothesis = hypothesis[:59] + "…"
-        metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
+        value = trial.mean if trial.mean is not None else trial.metric   # seed-checked: its mean counts
+        metric = "–" if value is None else f"{value:.4g}"
+        if trial.mean is not None and trial.spread is not None:
+            metric += f" ± {trial.spread:.2g}"
         if trial.self_reported:   # no evaluator, and the worker changed the code that printed it
             metric += " (self)"
         best = self.best
-        if trial.metric is None or best is None:
+        if value is None or best is None:
             delta = Text("–")
-        elif trial.metric == best and trial.status == TrialStatus.KEEP:
+        elif value == best and trial.status == TrialStatus.KEEP:
             delta = Text("best", style=f"bold {variables.get('trial-keep', '')}")
         else:
-            delta = Text(f"{trial.metric - best:+.4g}")
+            delta = Text(f"{value - best:+.4g}")
         duration = "–" if trial.duration is None else (
             f"{trial.duration:.1f}s" if trial.duration < 60 else format_duration(trial.duration))
         return [Text(trial.id, style="bold"), Text(hypothesis), status, Text(metric, justify="right"), delta,
