@@ -142,6 +142,9 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
     for name in worker_protected(paths, config):
         op = "ro_glob" if any(c in name for c in "*?[") else ("seal" if name in SEALED else "ro")
         mounts.append((op, posixpath.join(root, name.rstrip("/")) if op != "ro_glob" else name))
+    if tree != root:   # a trial's own tree holds copies of the evaluator's files: read-only there too
+        mounts += [("ro", posixpath.join(tree, name)) for name in evaluator_files(config) + list(config.metric.protected)
+                   if not any(c in name for c in "*?[")]
     if kind == Kind.TRAIN and run_dir:
         own = posixpath.join(root, run_dir)
         mounts.append(("rw", own))

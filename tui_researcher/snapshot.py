@@ -21,7 +21,7 @@ from pathlib import Path
 from .errors import ResearcherError
 
 REF = "refs/tui-researcher/"
-EXCLUDE = ("/runs/", "/trees/", "/.tui-researcher/", "/directive_archive/", "__pycache__/", "*.pyc",
+EXCLUDE = ("/runs/", "/trees/", "/.tui-researcher/", "/directive_archive/", "/journal/", "__pycache__/", "*.pyc",
            ".ipynb_checkpoints/", "/researcher.db*", "/state.json", "/trials.jsonl", "/MEMORY_LOG.md",
            "/HUMAN_DIRECTIVE.md", "/events.jsonl", "/commands.jsonl", "/.lock", "*.migrated", "*.tui-tmp")
 """Never code: the controller's files, run outputs, trees, and caches."""

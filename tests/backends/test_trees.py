@@ -102,12 +102,18 @@ def test_without_git_trials_run_in_the_workspace_and_the_run_says_so(tmp_path, s
 
     from tests.helpers import REPO, latest_trials
 
-    bin_dir = tmp_path / "bin"                       # python3 and nothing else: no git
-    bin_dir.mkdir()
-    os.symlink(sys.executable, bin_dir / "python3")
-    done = subprocess.run([sys.executable, "-m", "tui_researcher.cli", "run", str(sample_project), "--no-ui",
-                           "--max-cycles", "1"], capture_output=True, text=True, timeout=120, cwd=REPO,
-                          env={**os.environ, "PATH": str(bin_dir)})
+    import shutil
+    import tempfile
+
+    # python3 and nothing else: no git (not under /tmp, which the sandbox replaces with a private one)
+    bin_dir = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        os.symlink(sys.executable, bin_dir / "python3")
+        done = subprocess.run([sys.executable, "-m", "tui_researcher.cli", "run", str(sample_project), "--no-ui",
+                               "--max-cycles", "1"], capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env={**os.environ, "PATH": str(bin_dir)})
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert done.stdout.count("no code snapshots: git is not installed") == 1

@@ -41,9 +41,11 @@ ATTACK = textwrap.dedent('''
             return False
     if mode == "controller":
         names = sys.argv[sys.argv.index("--files") + 1].split(",")
+        workspace = os.path.dirname(names[0])
         wrote = [n for n in names if write(n, "%s\\n" % marker[::-1], append=n.endswith(".jsonl"))
-                 and not n.startswith("..")]    # outside the tree: read-only, or (under /tmp) the private /tmp
-        wrote += [n for n in ["runs/forged.log"] if write(n, "x")]
+                 and n.startswith(workspace)]   # outside it: read-only, or (under /tmp) the private /tmp
+        runs = os.path.join(workspace, "runs", "forged.log")
+        wrote += [n for n in [runs] if write(n, "x")]
         print("wrote", wrote, flush=True)
         sys.exit(1 if wrote else 0)
     if mode == "grandchild":
@@ -87,7 +89,8 @@ def project_for(tmp_path: Path, mode: str, marker: str, *, metric: dict | None =
     (project / "workspace" / "eval.py").write_text("print('val_acc=0.42')\n")
     (project / "workspace" / "heldout.json").write_text("[1, 2, 3]\n")
     (project / "PROJECT_BRIEF.md").write_text("# brief\nMaximise val_acc.\n")
-    files = ",".join(CONTROLLER_FILES)
+    # absolute: a trial runs in its own tree, where these names would only be files of its own
+    files = ",".join(str((project / "workspace" / name).resolve()) for name in CONTROLLER_FILES)
     cfg = {"metric": {"name": "val_acc", "goal": "max", **(metric or {})},
            "search": {"strategy": "grid", "space": {"mode": [mode]},
                       "command": f"{sys.executable} attack.py --mode {{mode}} --marker {marker} --files {files}"},
