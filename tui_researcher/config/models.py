@@ -70,7 +70,7 @@ def unfilled(template: str | None, names: Any) -> list[str]:
 
 
 Mode = _one_of("local", "ssh", "slurm")
-Provider = _one_of("offline", "anthropic", "openai")
+Provider = _one_of("offline", "anthropic", "openai", "claude_cli", "codex_cli")
 Goal = _one_of("max", "min")
 Strategy = _one_of("grid", "random", "best_neighbour")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
@@ -208,6 +208,12 @@ class AgentConfig(Section):
     """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
     paper_search_url: str = "https://export.arxiv.org/api/query"
     """The arXiv-compatible query endpoint the idea worker searches."""
+    cli_path: str = ""
+    """claude_cli / codex_cli: the CLI's executable ("": ``claude`` or ``codex`` on PATH)."""
+    cli_args: list[str] = Field(default_factory=list)
+    """claude_cli / codex_cli: extra arguments for every run of the CLI."""
+    cli_timeout: float = Field(600.0, gt=0)
+    """claude_cli / codex_cli: seconds the CLI may go without a tool call or an answer before it is stopped."""
 
     @field_validator("max_cycles", mode="before")
     @classmethod

@@ -1,0 +1,54 @@
+"""A whole cycle through each real CLI (``claude -p``, ``codex exec``) against the fake server: the
+CLI's only tools are the project's, through ``tui-researcher mcp`` and the controller's bridge."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.agents.clis import cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
+from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
+from tests.helpers import latest_trials
+from tui_researcher.events import ToolCalled, ToolReturned
+
+CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
+DONE = {"text": "done"}
+"""The CLI's closing line after its answer was recorded (the leader's CLI finishes its turn)."""
+
+
+@pytest.fixture(params=["claude_cli", "codex_cli"])
+def cli(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def config(sample_project, fake, cli, cli_home, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    return cli_config(sample_project, fake, cli, find_cli(cli.removesuffix("_cli")))
+
+
+async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project, config, fake, cli):
+    fake.script("think", plan(CMD), DONE)
+    fake.script("code", {"tool": "write_file", "args": {"path": "notes/t0001.md", "content": "lr 0.1\n"}},
+                dry(CMD), launch(CMD))
+    fake.script("reflect", reflection(), DONE)
+
+    controller = await run_loop(sample_project, config, timeout=120)
+
+    trial = latest_trials(sample_project)["t0001"]
+    assert trial["status"] == "keep" and trial["metric"] > 0.5
+    assert [c["tool"] for c in trial["tool_calls"]] == ["write_file", "launch_experiment", "launch_experiment"]
+    assert all(c["ok"] for c in trial["tool_calls"])
+    assert trial["dry_run"]["ok"] and trial["decision"] == "lr 0.1 works; try a wider layer next"
+    assert (sample_project / "workspace" / "notes" / "t0001.md").read_text() == "lr 0.1\n"
+    memory = (sample_project / "workspace" / "MEMORY_LOG.md").read_text()
+    assert "lr 0.1 reaches val_acc 0.95" in memory
+    calls = [e.tool for e in controller.seen if isinstance(e, ToolCalled)]
+    assert calls == [e.tool for e in controller.seen if isinstance(e, ToolReturned)] == \
+        ["write_file", "launch_experiment", "launch_experiment"]
+    routes = [r.route for r in fake.requests if r.route != "bare"]
+    assert routes == ["think", "think", "code", "code", "code", "reflect", "reflect"]
+    offered = {t.get("name") for t in fake.of("code")[0].body["tools"]}
+    assert {n.rsplit("__", 1)[-1] for n in offered} == {"run_shell", "launch_experiment", "write_file", "read_file",
+                                                         "list_files"}
+    during = [r for r in fake.requests if trial["started"] <= r.at <= trial["ended"]]
+    assert during == []
