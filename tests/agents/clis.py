@@ -14,7 +14,8 @@ from tests.agents.fake_llm import FakeLLM
 from tui_researcher.config import Config
 
 CACHE = Path(os.environ.get("TUIR_CLI_CACHE", Path.home() / ".cache" / "tui-researcher" / "clis"))
-MODELS = {"claude_cli": "claude-sonnet-5-5", "codex_cli": "gpt-6-sol"}
+MODELS = {"claude_cli": "claude-sonnet-5-5", "codex_cli": "gpt-5"}
+"""gpt-5: a model codex exposes MCP tools to as functions (its newest families reach them through code mode)."""
 
 
 def find_cli(name: str) -> str:

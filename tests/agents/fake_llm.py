@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.agents.fake_cache import PromptCache, TooManyBreakpoints, tokens
-from tests.agents.fake_stream import anthropic_events, responses_events, send_events
+from tests.agents.fake_stream import anthropic_events, offered_tools, responses_events, send_events
 
 
 @dataclass
@@ -181,10 +181,8 @@ class FakeLLM:
 
 
 def _route(body: dict, api: str) -> str:
-    names = set()
-    for tool in body.get("tools") or []:
-        name = tool.get("name") or tool.get("function", {}).get("name") or ""
-        names.add(name.rsplit("__", 1)[-1])    # a CLI's MCP tools carry a prefix: mcp__tuir__submit_plan
+    # a CLI's MCP tools carry a prefix (mcp__tuir__submit_plan) or a namespace (codex's mcp__tuir)
+    names = {name.rsplit("__", 1)[-1] for _, name in offered_tools(body)}
     for name, route in (("submit_plan", "think"), ("submit_reflection", "reflect"), ("launch_experiment", "code"),
                         ("search_papers", "idea")):
         if name in names:

@@ -14,13 +14,27 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
 
-def offered_name(body: dict, name: str) -> str:
-    """The offered tool that is ``name``, or whose prefixed name ends with it."""
+def offered_tools(body: dict) -> list[tuple[str, str]]:
+    """(namespace, name) of every function offered, a namespace's too (codex: ``mcp__tuir``)."""
+    found = []
     for tool in body.get("tools") or []:
-        offered = tool.get("name") or tool.get("function", {}).get("name") or ""
+        if tool.get("type") == "namespace":
+            found += [(tool["name"], t.get("name") or "") for t in tool.get("tools") or []]
+        else:
+            found.append(("", tool.get("name") or tool.get("function", {}).get("name") or ""))
+    return found
+
+
+def offered(body: dict, name: str) -> tuple[str, str]:
+    """The offered tool that is ``name``, or whose prefixed name ends with it: (namespace, name)."""
+    for namespace, offered in offered_tools(body):
         if offered == name or offered.endswith(f"__{name}"):
-            return offered
-    return name
+            return namespace, offered
+    return "", name
+
+
+def offered_name(body: dict, name: str) -> str:
+    return offered(body, name)[1]
 
 
 def anthropic_events(body: dict, reply: dict, n: int, usage: dict, calls: list[tuple[str, Any]]) -> Iterator[dict]:
@@ -57,8 +71,10 @@ def responses_events(body: dict, reply: dict, n: int, usage: dict, calls: list[t
         output.append({"type": "message", "id": f"msg_{n}", "role": "assistant", "status": "completed",
                        "content": [{"type": "output_text", "text": reply["text"], "annotations": []}]})
     for i, (name, args) in enumerate(calls):
+        namespace, name = offered(body, name)
         output.append({"type": "function_call", "id": f"fc_{n}_{i}", "call_id": f"call_{n}_{i}", "status": "completed",
-                       "name": offered_name(body, name), "arguments": args if isinstance(args, str) else json.dumps(args)})
+                       "name": name, **({"namespace": namespace} if namespace else {}),
+                       "arguments": args if isinstance(args, str) else json.dumps(args)})
     for index, item in enumerate(output):
         yield {"type": "response.output_item.added", "output_index": index, "item": item}
         yield {"type": "response.output_item.done", "output_index": index, "item": item}

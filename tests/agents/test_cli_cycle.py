@@ -7,10 +7,14 @@ import pytest
 
 from tests.agents.clis import cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
 from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
+from tests.agents.fake_stream import offered_tools
 from tests.helpers import latest_trials
 from tui_researcher.events import ToolCalled, ToolReturned
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
+WRITERS = {"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "shell", "exec_command", "apply_patch", "exec",
+           "write_stdin", "local_shell", "spawn_agent"}
+"""The CLIs' own tools that run commands or write files: never offered to the model."""
 DONE = {"text": "done"}
 """The CLI's closing line after its answer was recorded (the leader's CLI finishes its turn)."""
 
@@ -47,8 +51,10 @@ async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project
         ["write_file", "launch_experiment", "launch_experiment"]
     routes = [r.route for r in fake.requests if r.route != "bare"]
     assert routes == ["think", "think", "code", "code", "code", "reflect", "reflect"]
-    offered = {t.get("name") for t in fake.of("code")[0].body["tools"]}
-    assert {n.rsplit("__", 1)[-1] for n in offered} == {"run_shell", "launch_experiment", "write_file", "read_file",
-                                                         "list_files"}
+    for request in fake.requests:
+        assert not WRITERS & {name for _, name in offered_tools(request.body)}, "a built-in tool that writes"
+    ours = {name.rsplit("__", 1)[-1] for space, name in offered_tools(fake.of("code")[0].body)
+            if "tuir" in space or name.startswith("mcp__tuir__")}
+    assert ours == {"run_shell", "launch_experiment", "write_file", "read_file", "list_files"}
     during = [r for r in fake.requests if trial["started"] <= r.at <= trial["ended"]]
     assert during == []

@@ -39,7 +39,7 @@ class ClaudeDialect(Dialect):
     name = "claude_cli"
 
     def argv(self, cli: CliSettings, system: str, tools: list[ToolSpec], mcp: dict[str, Any],
-             session: str) -> list[str]:
+             session: str, workdir: str) -> list[str]:
         argv = [cli.path, "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
                 "--system-prompt", system, "--tools", "",
                 "--mcp-config", json.dumps({"mcpServers": {SERVER_NAME: {"type": "stdio", **mcp}}}),

@@ -60,6 +60,8 @@ class Run:
     bad_line: str = ""
     current: str = ""
     """The model message the stream is in."""
+    last_error: str = ""
+    """A passing complaint (codex's "Reconnecting..."): the reason given if the CLI then fails."""
     reported: TokenUsage = field(default_factory=TokenUsage)
 
     def seen(self) -> TokenUsage:
@@ -75,7 +77,8 @@ class Dialect:
     name = "cli"
 
     def argv(self, cli: CliSettings, system: str, tools: list[ToolSpec], mcp: dict[str, Any],
-             session: str) -> list[str]:
+             session: str, workdir: str) -> list[str]:
+        """``workdir``: the conversation's private directory (0700), the CLI's working directory."""
         raise NotImplementedError
 
     def read(self, event: dict[str, Any], run: Run) -> None:
@@ -176,7 +179,7 @@ class CliConversation:
         cli, dialect = self.provider.cli, self.provider.dialect
         mcp = {"command": self.provider.mcp_command[0], "args": self.provider.mcp_command[1:],
                "env": self.bridge.env()}
-        argv = dialect.argv(cli, self.system, self.tools, mcp, self.session)
+        argv = dialect.argv(cli, self.system, self.tools, mcp, self.session, os.path.dirname(self.bridge.path))
         text = dialect.stdin(self.system, "\n\n".join(self.prompt), self.session)
         self.prompt = []
         self.run = Run()
@@ -255,7 +258,7 @@ class CliConversation:
         stderr = (await self._stderr) if self._stderr is not None else b""
         run, name = self.run, self.settings.name
         if code != 0 or run.error or run.result is None:
-            why = (run.error or _last_line(stderr.decode("utf-8", "replace"))
+            why = (run.error or run.last_error or _last_line(stderr.decode("utf-8", "replace"))
                    or (f"output cut or malformed ({run.bad_line!r})" if run.bad_line else "")
                    or "it ended without a result")
             raise fail(self.settings, f"{name}: exit {code}: {one_line(why, 300)}{_hint(why)}")
