@@ -8,9 +8,9 @@ at another endpoint (the tests' local server).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
+import subprocess
 import sys
 
 from ..config import Config
@@ -79,23 +79,21 @@ def check_cli(config: Config) -> list[str]:
     cli = cli_settings(config)
     name = config.agent.provider
     lines = [f"agent: {name} at {cli.path}, model {cli.settings.model or 'the CLI default'}"]
-    ok, text = asyncio.run(_version(cli))
+    ok, text = _version(cli)
     lines.append(f"agent: {name} version {text}" if ok else f"agent: problem: {name} does not answer: {text}")
     lines.append(f"agent: credential from {cli.settings.credential_env}" if cli.settings.api_key
                  else f"agent: no {cli.settings.credential_env}: the CLI's own login is used")
     return lines
 
 
-async def _version(cli: CliSettings) -> tuple[bool, str]:
+def _version(cli: CliSettings) -> tuple[bool, str]:
+    """``--version``, waited for: doctor asks once, after its hosts have answered."""
     try:
-        proc = await asyncio.create_subprocess_exec(cli.path, "--version", stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-                                                    env={**os.environ, **cli.env})
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        done = subprocess.run([cli.path, "--version"], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL, env={**os.environ, **cli.env})
     except OSError as exc:
         return False, f"cannot start it ({exc.strerror or exc}); install it or set agent.cli_path"
-    except asyncio.TimeoutError:
-        proc.kill()
+    except subprocess.TimeoutExpired:
         return False, "no answer to --version within 30s"
-    text = one_line(redact(out.decode("utf-8", "replace"), cli.settings), 120)
-    return proc.returncode == 0, text or f"exit {proc.returncode}"
+    text = one_line(redact(done.stdout or done.stderr, cli.settings), 120)
+    return done.returncode == 0, text or f"exit {done.returncode}"

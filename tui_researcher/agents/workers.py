@@ -86,6 +86,8 @@ class Agent:
     async def end(self, conv: Conversation, *, stop: bool = False) -> None:
         """The conversation is over; what it used since its last reply (a CLI's last turn) is counted."""
         tail = await conv.end(stop=stop)
+        if tail.text:
+            self.bench.notice(tail.text, "warning")
         if tail.usage.total or tail.usd:
             self._account(tail.usage, tail.usd)
 

@@ -74,7 +74,8 @@ class Conversation(Protocol):
     async def send(self, *, max_tokens: int = 4096) -> Reply: ...
 
     async def end(self, *, stop: bool = False) -> Reply:
-        """The conversation is over (``stop``: at once, a launch ended it); usage not yet reported."""
+        """The conversation is over (``stop``: at once, a launch ended it): the usage not yet reported,
+        and as its text a problem to tell (a CLI whose last turn ended badly), if any."""
 
 
 class Provider(Protocol):

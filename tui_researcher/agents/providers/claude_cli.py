@@ -22,7 +22,7 @@ from ..usage import TokenUsage
 from . import ToolSpec
 from .cli import CliSettings, Dialect, Run
 
-BUILTIN_WRITERS = ("Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "WebFetch", "WebSearch", "Task")
+BUILTIN_WRITERS = ("Bash", "Write", "Edit", "NotebookEdit", "WebFetch", "WebSearch", "Task")
 
 
 def tool_name(name: str) -> str:

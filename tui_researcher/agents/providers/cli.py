@@ -26,7 +26,7 @@ from typing import Any
 
 from ..bridge import ToolBridge
 from ..usage import Price, TokenUsage, cost
-from . import ProviderError, Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, one_line
+from . import Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, one_line, redact
 
 STREAM_LIMIT = 16 * 1024 * 1024
 END_WAIT_S = 5.0
@@ -151,25 +151,36 @@ class CliConversation:
         return await self._next()
 
     async def end(self, *, stop: bool = False) -> Reply:
-        """Close: stop the CLI (``stop``) or let it finish its turn; the usage not yet reported."""
+        """Close: stop the CLI (``stop``) or let it finish its turn; the usage not yet reported, and
+        as its text what went wrong with a finish (the answer itself came through the tools)."""
         self.provider.live.discard(self)
+        problem = ""
         try:
             if self.proc is not None and self.proc.returncode is None:
-                if stop:
-                    self._kill()
-                else:
+                if not stop:
                     for call_id in list(self.bridge.pending):
                         self.bridge.answer(call_id, True, FINISHED)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._exited()),
-                                           END_WAIT_S if stop else self.provider.cli.timeout)
+                    problem = await self._finish()
                 self._kill()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._exited(), END_WAIT_S)
-            return Reply("", usage=self._unreported(), usd=self._unreported_usd())
+            return Reply(problem, usage=self._unreported(), usd=self._unreported_usd())
         finally:
             await self.bridge.close()
             self.proc = None
+
+    async def _finish(self) -> str:
+        """Wait for the CLI to end the turn it was in; what went wrong, if anything."""
+        name = self.settings.name
+        try:
+            code = await asyncio.wait_for(asyncio.shield(self._exited()), self.provider.cli.timeout)
+        except asyncio.TimeoutError:
+            return f"{name}: did not finish within {self.provider.cli.timeout:g}s (agent.cli_timeout): stopped"
+        if code == 0 and self.run.result is not None and not self.run.error:
+            return ""
+        why = self.run.error or (f"output cut or malformed ({self.run.bad_line!r})" if self.run.bad_line
+                                 else f"exit {code} without a result")
+        return redact(f"{name}: {one_line(why, 300)}: its last turn's usage is unknown", self.settings)
 
     # the process -----------------------------------------------------------------------------
 
@@ -258,9 +269,8 @@ class CliConversation:
         stderr = (await self._stderr) if self._stderr is not None else b""
         run, name = self.run, self.settings.name
         if code != 0 or run.error or run.result is None:
-            why = (run.error or run.last_error or _last_line(stderr.decode("utf-8", "replace"))
-                   or (f"output cut or malformed ({run.bad_line!r})" if run.bad_line else "")
-                   or "it ended without a result")
+            why = (run.error or (f"output cut or malformed ({run.bad_line!r})" if run.bad_line else "")
+                   or run.last_error or _last_line(stderr.decode("utf-8", "replace")) or "it ended without a result")
             raise fail(self.settings, f"{name}: exit {code}: {one_line(why, 300)}{_hint(why)}")
         usage, usd = self._unreported(), self._unreported_usd()
         return Reply(text=(run.result or "\n".join(run.texts)).strip(), usage=usage, usd=usd, stop="end_turn")
