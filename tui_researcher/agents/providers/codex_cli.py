@@ -25,7 +25,8 @@ from . import ToolSpec
 from .cli import CliSettings, Dialect, Run
 
 ENDPOINT = "tuir-endpoint"
-FEATURES_OFF = ("shell_tool", "multi_agent", "goals", "sleep_tool", "apps", "plugins", "skill_search", "tool_suggest",
+# shell_snapshot: codex writes the whole environment, any key in it too, to a file under CODEX_HOME
+FEATURES_OFF = ("shell_tool", "shell_snapshot", "multi_agent", "goals", "sleep_tool", "apps", "plugins", "skill_search", "tool_suggest",
                 "image_generation", "browser_use", "computer_use", "hooks", "in_app_browser", "incremental_tools",
                 "incremental_tools_legacy", "incremental_tools_legacy_gcp", "deferred_tool_world_state")
 QUIET = ('web_search="disabled"', "include_environment_context=false", "include_permissions_instructions=false",
