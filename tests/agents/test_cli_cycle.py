@@ -3,9 +3,14 @@ CLI's only tools are the project's, through ``tui-researcher mcp`` and the contr
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
 
-from tests.agents.clis import cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
+import pytest
+import yaml
+
+from tests.agents.clis import MODELS, cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
 from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
 from tests.agents.fake_stream import offered_tools
 from tests.helpers import latest_trials
@@ -58,3 +63,23 @@ async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project
     assert ours == {"run_shell", "launch_experiment", "write_file", "read_file", "list_files"}
     during = [r for r in fake.requests if trial["started"] <= r.at <= trial["ended"]]
     assert during == []
+
+
+def test_the_headless_lines_show_the_clis_tool_calls(sample_project, fake, cli, cli_home):
+    fake.script("think", plan(CMD), DONE)
+    fake.script("code", dry(CMD), launch(CMD))
+    fake.script("reflect", reflection(), DONE)
+    config = yaml.safe_load((sample_project / "config.yaml").read_text())
+    config["agent"] = {"provider": cli, "model": MODELS[cli], "cli_path": find_cli(cli.removesuffix("_cli")),
+                       "base_url": fake.url if cli == "claude_cli" else f"{fake.url}/v1", "api_key_env": KEY_ENV}
+    (sample_project / "config.yaml").write_text(yaml.safe_dump(config))
+
+    proc = subprocess.run([sys.executable, "-m", "tui_researcher.cli", "run", str(sample_project), "--no-ui",
+                           "--max-cycles", "1"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, KEY_ENV: KEY})
+
+    assert proc.returncode == 0, proc.stderr
+    tool_lines = [line for line in proc.stdout.splitlines() if "launch_experiment" in line]
+    assert len(tool_lines) >= 2 and any("dry_run" in line for line in tool_lines)
+    assert KEY not in proc.stdout + proc.stderr
+    assert latest_trials(sample_project)["t0001"]["status"] == "keep"
