@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.agents.fake_cache import PromptCache, TooManyBreakpoints, tokens
-from tests.agents.fake_stream import anthropic_events, offered_tools, responses_events, send_events
+from tests.agents.fake_stream import anthropic_events, offered_name, offered_tools, responses_events, send_events
 
 
 @dataclass
@@ -205,7 +205,7 @@ def _anthropic(body: dict, reply: dict, n: int, usage: dict) -> dict:
     if reply.get("text"):
         content.append({"type": "text", "text": reply["text"]})
     for i, (name, args) in enumerate(_calls(reply)):
-        content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": args})
+        content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": offered_name(body, name), "input": args})
     return {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": body.get("model", "?"),
             "content": content, "stop_reason": "tool_use" if _calls(reply) else "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": usage["input"], "output_tokens": usage["output"],

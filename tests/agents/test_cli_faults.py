@@ -56,6 +56,28 @@ async def test_a_cli_that_exits_1_is_a_planning_failure(sample_project, config, 
     assert "planning failure" in memory(sample_project) and latest_trials(sample_project) == {}
 
 
+async def test_a_rate_limit_past_the_clis_retries_is_a_planning_failure(sample_project, config, fake, cli):
+    config.agent.max_retries = 1              # the CLI's own retries (CLAUDE_CODE_MAX_RETRIES, request_max_retries)
+    fake.script("think", {"status": 429, "headers": {"retry-after": "0"}, "repeat": True})
+
+    controller = await run_loop(sample_project, config, quit_when=at_backoff, timeout=90)
+
+    errors = notices(controller, "error")
+    assert any(t.startswith(f"THINK failed: {cli}: ") and "(rate limited: planning backs off)" in t
+               for t in errors), errors
+    assert 2 <= fake.count("think") <= 4 and latest_trials(sample_project) == {}
+
+
+async def test_an_answer_cut_mid_stream_by_the_endpoint_is_retried_by_the_cli(sample_project, config, fake, cli):
+    fake.script("think", {**plan(CMD), "cut": True}, plan(CMD), DONE)
+    fake.script("code", dry(CMD), launch(CMD))
+    fake.script("reflect", reflection(), DONE)
+
+    await run_loop(sample_project, config, timeout=120)
+
+    assert fake.count("think") == 3 and latest_trials(sample_project)["t0001"]["status"] == "keep"
+
+
 async def test_a_cli_silent_past_cli_timeout_is_stopped(sample_project, config, fake, cli):
     config.agent.cli_timeout = 3
     fake.script("think", {"delay": 30, "text": "late", "repeat": True})

@@ -31,7 +31,7 @@ def cli_settings(config: Config) -> CliSettings:
     key_env = agent.api_key_env or KEY_ENV[name]
     key = os.environ.get(key_env, "").strip() or None
     settings = Settings(name=name, model=agent.model, base_url=agent.base_url or None, api_key=key, auth_token=None,
-                        credential_env=key_env, timeout=float(agent.cli_timeout), max_retries=0)
+                        credential_env=key_env, timeout=float(agent.cli_timeout), max_retries=agent.max_retries)
     path = agent.cli_path or shutil.which(CLI_PROVIDERS[name]) or CLI_PROVIDERS[name]
     env: dict[str, str] = {}
     if name == "claude_cli":
@@ -39,7 +39,7 @@ def cli_settings(config: Config) -> CliSettings:
             env["ANTHROPIC_API_KEY"] = key
         if agent.base_url:
             env["ANTHROPIC_BASE_URL"] = agent.base_url
-        env.update(CLAUDE_QUIET)
+        env.update(CLAUDE_QUIET, CLAUDE_CODE_MAX_RETRIES=str(agent.max_retries))
     elif key and key_env != "OPENAI_API_KEY":
         env["OPENAI_API_KEY"] = key
     return CliSettings(settings=settings, path=path, args=tuple(agent.cli_args), timeout=float(agent.cli_timeout),

@@ -61,7 +61,8 @@ class CodexDialect(Dialect):
         settings = cli.settings
         if settings.base_url:
             endpoint = {"name": ENDPOINT, "base_url": settings.base_url, "env_key": settings.credential_env,
-                        "wire_api": "responses"}
+                        "wire_api": "responses", "request_max_retries": settings.max_retries,
+                        "stream_max_retries": settings.max_retries}
             argv += ["-c", f"model_provider={toml(ENDPOINT)}", "-c", f"model_providers.{ENDPOINT}={toml(endpoint)}"]
         if settings.model:
             argv += ["-m", settings.model]
