@@ -11,7 +11,7 @@ answers' schemas and their checks are one definition (``answers.py``).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable
 
 from ..backends.base import Backend
 from ..errors import ResearcherError
@@ -25,8 +25,6 @@ from .providers import Conversation, Provider, ToolCall, ToolResult, ToolSpec
 from .tools import Toolbox, ToolPolicy
 from .usage import Price
 from .workers import WORKERS, Agent, Outcome, prompt, run_worker
-
-T = TypeVar("T")
 
 # the leader's input ----------------------------------------------------------------------------
 
@@ -93,7 +91,7 @@ class LLMPlanner:
         conv = self.agent.conversation("leader think", prompt("leader_think.md"), [SUBMIT_PLAN], rolling=False)
         brief, changing = leader_parts(ctx)
         conv.add_user(changing, stable=brief)
-        data = await self._closing(conv, self._think(conv))
+        data = await self.agent.closing(conv, self._think(conv))
         plan = plan_from(data)
         if plan.action == "report":
             await self._write_report(None, plan.hypothesis)
@@ -111,16 +109,6 @@ class LLMPlanner:
             data, _ = await self._structured(
                 conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known, allow_idea=False), "THINK")
         return data
-
-    async def _closing(self, conv: Conversation, answer: Awaitable[T]) -> T:
-        """``answer``, then the conversation ended: at once on a failure, else its CLI (if one) finishes."""
-        try:
-            result = await answer
-        except BaseException:
-            await self.agent.end(conv, stop=True)
-            raise
-        await self.agent.end(conv)
-        return result
 
     async def _structured(self, conv: Conversation, spec: ToolSpec, validate: Callable[[dict], list[str]],
                           phase: str) -> tuple[dict[str, Any], list[ToolCall]]:
@@ -214,8 +202,8 @@ class LLMPlanner:
         no_progress = 0 if trial.status == TrialStatus.KEEP else self.bench.no_progress + 1
         conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
                                     self.config.agent.no_progress_fallback_threshold))
-        data, _ = await self._closing(conv, self._structured(conv, SUBMIT_REFLECTION, validate_reflection,
-                                                             "REFLECT"))
+        answer = self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
+        data, _ = await self.agent.closing(conv, answer)
         reflection = reflection_from(data)
         if reflection.next_action == "report":
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ..events import Phase, PhaseChanged, ToolCalled, ToolReturned
 from ..money import usd
@@ -21,6 +21,9 @@ from .providers import Conversation, Provider, Reply, ToolResult, ToolSpec, cach
 from .providers.retry import Retry
 from .tools import Toolbox, elapsed, summarize_args
 from .usage import Price, TokenUsage, cost, price_for
+
+
+T = TypeVar("T")
 
 
 def prompt(name: str) -> str:
@@ -83,6 +86,18 @@ class Agent:
         self._account(reply.usage, reply.usd)
         return reply
 
+    async def closing(self, conv: Conversation, answer: Awaitable[T],
+                      stop: Callable[[], bool] = lambda: False) -> T:
+        """``answer``, then ``conv`` ended: at once on a failure or when ``stop()`` says so (a launch:
+        no request while training runs), else its CLI (if one) finishes its turn."""
+        try:
+            result = await answer
+        except BaseException:
+            await self.end(conv, stop=True)
+            raise
+        await self.end(conv, stop=stop())
+        return result
+
     async def end(self, conv: Conversation, *, stop: bool = False) -> None:
         """The conversation is over; what it used since its last reply (a CLI's last turn) is counted."""
         tail = await conv.end(stop=stop)
@@ -129,12 +144,8 @@ async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox
     conv = agent.conversation(f"{spec.name} worker", system, toolbox.specs)
     conv.add_user(task)
     outcome = Outcome()
-    try:
-        await _dispatch(agent, spec, conv, toolbox, trial, outcome, max_steps)
-    except BaseException:
-        await agent.end(conv, stop=True)
-        raise
-    await agent.end(conv, stop=outcome.launched is not None)   # launched: stopped before another request
+    await agent.closing(conv, _dispatch(agent, spec, conv, toolbox, trial, outcome, max_steps),
+                        stop=lambda: outcome.launched is not None)
     return outcome
 
 

@@ -30,7 +30,7 @@ from . import Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, one_line, r
 
 STREAM_LIMIT = 16 * 1024 * 1024
 END_WAIT_S = 5.0
-"""How long ``end`` lets the stopped CLI flush its output before it is read for usage."""
+"""How long ``end`` waits for a stopped CLI's output to be read to its end (for its usage)."""
 FINISHED = "Recorded. This dispatch is over: reply with one short line and call no more tools."
 
 
@@ -86,6 +86,9 @@ class Dialect:
 
     def stdin(self, system: str, prompt: str, session: str) -> str:
         return prompt
+
+    def stopped(self, run: Run, env: dict[str, str]) -> None:
+        """The CLI was stopped mid-turn (at a launch): fill ``run.final`` if the CLI kept its usage elsewhere."""
 
 
 class CliProvider:
@@ -161,9 +164,11 @@ class CliConversation:
                     for call_id in list(self.bridge.pending):
                         self.bridge.answer(call_id, True, FINISHED)
                     problem = await self._finish()
-                self._kill()
+                self._kill()     # SIGTERM would not help: claude writes its result only sometimes, codex never
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._exited(), END_WAIT_S)
+                if stop and self.run.final is None:
+                    self.provider.dialect.stopped(self.run, {**os.environ, **self.provider.cli.env})
             return Reply(problem, usage=self._unreported(), usd=self._unreported_usd())
         finally:
             await self.bridge.close()
@@ -233,6 +238,7 @@ class CliConversation:
         return await self.proc.wait()
 
     def _kill(self) -> None:
+        """The CLI and everything it started (its MCP server): they share its process group."""
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)

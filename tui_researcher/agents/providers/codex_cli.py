@@ -10,11 +10,14 @@ key codex reads from the variable ``agent.api_key_env`` names: never on its comm
 
 The stream: ``thread.started`` gives the session, ``item.completed`` the agent's text,
 ``turn.completed`` the turn's ``usage`` (codex reports no dollars: the price table prices it),
-``turn.failed`` the error.
+``turn.failed`` the error. A turn stopped at a launch never completes: its usage is read from
+the session's own log (``$CODEX_HOME/sessions/.../rollout-*-<thread>.jsonl``, its
+``token_count`` events since the turn began).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from typing import Any
@@ -78,13 +81,36 @@ class CodexDialect(Dialect):
             if item.get("type") == "agent_message" and item.get("text"):
                 run.texts.append(str(item["text"]))
         elif kind == "turn.completed":
-            u = event.get("usage") or {}
-            cached = int(u.get("cached_input_tokens") or 0)
-            run.final = TokenUsage(input=max(0, int(u.get("input_tokens") or 0) - cached),
-                                   output=int(u.get("output_tokens") or 0), cache_read=cached,
-                                   cache_write=int(u.get("cache_write_input_tokens") or 0))
+            run.final = usage_of(event.get("usage") or {})
             run.result = ""
         elif kind == "turn.failed":
             run.error = str((event.get("error") or {}).get("message") or "turn failed")
         elif kind == "error":
             run.last_error = str(event.get("message") or "")
+
+    def stopped(self, run: Run, env: dict[str, str]) -> None:
+        home = env.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+        logs = glob.glob(os.path.join(glob.escape(home), "sessions", "*", "*", "*",
+                                      f"rollout-*{glob.escape(run.session)}.jsonl")) if run.session else []
+        if not logs:
+            return
+        total = TokenUsage()
+        with open(logs[0], encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    payload = json.loads(line).get("payload") or {}
+                except (ValueError, AttributeError):
+                    continue
+                if payload.get("type") == "task_started":
+                    total = TokenUsage()          # this process's turn only
+                elif payload.get("type") == "token_count" and isinstance(payload.get("info"), dict):
+                    total += usage_of(payload["info"].get("last_token_usage") or {})
+        if total.total:
+            run.final = total
+
+
+def usage_of(u: dict[str, Any]) -> TokenUsage:
+    """Codex counts cached input inside ``input_tokens``; ours excludes it."""
+    cached = int(u.get("cached_input_tokens") or 0)
+    return TokenUsage(input=max(0, int(u.get("input_tokens") or 0) - cached), output=int(u.get("output_tokens") or 0),
+                      cache_read=cached, cache_write=int(u.get("cache_write_input_tokens") or 0))
