@@ -78,6 +78,16 @@ async def test_an_answer_cut_mid_stream_by_the_endpoint_is_retried_by_the_cli(sa
     assert fake.count("think") == 3 and latest_trials(sample_project)["t0001"]["status"] == "keep"
 
 
+async def test_a_refused_credential_says_to_log_the_cli_in(sample_project, config, fake, cli):
+    fake.script("think", {"status": 401, "echo_headers": True, "repeat": True})
+
+    controller = await run_loop(sample_project, config, quit_when=at_backoff, timeout=90)
+
+    errors = [t for t in notices(controller, "error") if t.startswith(f"THINK failed: {cli}: ")]
+    assert errors and "(log the CLI in, or set agent.api_key_env)" in errors[0]
+    assert KEY not in "\n".join(notices(controller)) + memory(sample_project)   # the echoed key is redacted
+
+
 async def test_a_cli_silent_past_cli_timeout_is_stopped(sample_project, config, fake, cli):
     config.agent.cli_timeout = 3
     fake.script("think", {"delay": 30, "text": "late", "repeat": True})
