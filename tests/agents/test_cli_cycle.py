@@ -17,6 +17,9 @@ from tests.helpers import latest_trials
 from tui_researcher.events import ToolCalled, ToolReturned
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
+SLEEPY = "python3 sleepy.py"
+SLEEPY_PY = "import sys, time\nif '--dry-run' in sys.argv: sys.exit(0)\ntime.sleep(1.5)\nprint('val_acc=0.7')\n"
+"""A training that takes long enough for a request made during it to be seen."""
 WRITERS = {"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "shell", "exec_command", "apply_patch", "exec",
            "write_stdin", "local_shell", "spawn_agent"}
 """The CLIs' own tools that run commands or write files: never offered to the model."""
@@ -36,19 +39,19 @@ def config(sample_project, fake, cli, cli_home, monkeypatch):
 
 
 async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project, config, fake, cli):
-    fake.script("think", plan(CMD), DONE)
-    fake.script("code", {"tool": "write_file", "args": {"path": "notes/t0001.md", "content": "lr 0.1\n"}},
-                dry(CMD), launch(CMD))
+    fake.script("think", plan(SLEEPY), DONE)
+    fake.script("code", {"tool": "write_file", "args": {"path": "sleepy.py", "content": SLEEPY_PY}},
+                dry(SLEEPY), launch(SLEEPY))
     fake.script("reflect", reflection(), DONE)
 
     controller = await run_loop(sample_project, config, timeout=120)
 
     trial = latest_trials(sample_project)["t0001"]
-    assert trial["status"] == "keep" and trial["metric"] > 0.5
+    assert trial["status"] == "keep" and trial["metric"] == 0.7 and trial["duration"] >= 1.4
     assert [c["tool"] for c in trial["tool_calls"]] == ["write_file", "launch_experiment", "launch_experiment"]
     assert all(c["ok"] for c in trial["tool_calls"])
     assert trial["dry_run"]["ok"] and trial["decision"] == "lr 0.1 works; try a wider layer next"
-    assert (sample_project / "workspace" / "notes" / "t0001.md").read_text() == "lr 0.1\n"
+    assert (sample_project / "workspace" / "sleepy.py").read_text() == SLEEPY_PY
     memory = (sample_project / "workspace" / "MEMORY_LOG.md").read_text()
     assert "lr 0.1 reaches val_acc 0.95" in memory
     calls = [e.tool for e in controller.seen if isinstance(e, ToolCalled)]

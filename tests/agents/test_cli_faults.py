@@ -164,6 +164,20 @@ async def test_codex_usage_comes_from_turn_completed(sample_project, config, fak
     assert usage.usd == pytest.approx((5000 * 1.25 + 2500 * 0.125 + 500 * 10) / 1e6)   # gpt-5
 
 
+async def test_the_clis_dollars_reach_the_daily_cap(sample_project, config, fake, cli):
+    config.agent.max_usd_per_day = 0.0001
+    fake.usage = {"input": 100_000, "output": 10_000, "cache_read": 0, "cache_write": 0}
+    fake.script("think", plan(CMD), DONE)
+    fake.script("code", dry(CMD), launch(CMD))
+    deferred = lambda e: isinstance(e, Notice) and e.text.startswith("REFLECT of t0001 deferred")  # noqa: E731
+
+    controller = await run_loop(sample_project, config, quit_when=deferred, timeout=120)
+
+    capped = [t for t in notices(controller, "warning") if "reached agent.max_usd_per_day" in t]
+    assert capped and fake.count("reflect") == 0
+    assert latest_trials(sample_project)["t0001"]["status"] == "keep"    # the cycle begun under the cap launched
+
+
 async def test_the_key_is_never_in_a_file_or_on_screen(sample_project, config, fake, cli, cli_home):
     fake.script("think", plan(CMD), DONE)
     fake.script("code", dry(CMD), launch(CMD))
