@@ -3,7 +3,6 @@ path, usage and dollars from the CLIs' own JSON, and the key kept out of files a
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from tests.agents.clis import cli_config, cli_home, find_cli  # noqa: F401  (cli
 from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
 from tests.agents.test_agent_faults import at_backoff, memory, notices
 from tests.helpers import latest_trials
-from tui_researcher.agents import check_provider
+from tui_researcher.agents import check_provider, make_planner
+from tui_researcher.errors import ResearcherError
 from tui_researcher.events import Notice, ToolReturned
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
@@ -201,6 +201,14 @@ async def test_doctor_reports_the_clis_version(sample_project, config, cli):
     version = next(line for line in lines if " version " in line)
     assert version.startswith(f"agent: {cli} version ") and any(c.isdigit() for c in version)
     assert f"credential from {KEY_ENV}" in lines[-1] and KEY not in "\n".join(lines)
+
+
+def test_a_missing_cli_is_an_error_at_start_that_says_what_to_set(sample_project, config, cli, tmp_path):
+    config.agent.cli_path = str(tmp_path / "no-such-cli")
+
+    with pytest.raises(ResearcherError, match=f"agent.provider {cli}: .*no-such-cli' not found: install it .* "
+                                              f"or set agent.cli_path"):
+        make_planner(config)
 
 
 async def test_doctor_says_when_the_cli_is_missing(sample_project, config, cli, tmp_path):
