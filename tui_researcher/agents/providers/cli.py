@@ -9,9 +9,11 @@ ends its turn; a later ``add_user`` resumes its session. ``end`` closes the conv
 is stopped at once when a launch ended the dispatch (no request while the trial trains), else
 its pending calls are answered so it can finish and report its usage.
 
-Everything that can go wrong with a CLI (missing, not logged in, a non-zero exit, silence past
-``agent.cli_timeout``, a stream cut or malformed, a rate limit) becomes a ``ProviderError``: the
-controller's notice and backoff, never a crash. Every text is redacted of the key it was given.
+Everything that can go wrong with a CLI before its answer (missing, not logged in, a non-zero
+exit, silence past ``agent.cli_timeout``, its output cut or malformed, a rate limit) becomes a
+``ProviderError``: the controller's notice and backoff, never a crash; after its answer (which
+came through the tools), only a warning that its usage is unknown. Every text is redacted of the
+key it was given.
 """
 
 from __future__ import annotations
@@ -83,9 +85,6 @@ class Dialect:
 
     def read(self, event: dict[str, Any], run: Run) -> None:
         raise NotImplementedError
-
-    def stdin(self, system: str, prompt: str, session: str) -> str:
-        return prompt
 
     def stopped(self, run: Run, env: dict[str, str]) -> None:
         """The CLI was stopped mid-turn (at a launch): fill ``run.final`` if the CLI kept its usage elsewhere."""
@@ -196,7 +195,7 @@ class CliConversation:
         mcp = {"command": self.provider.mcp_command[0], "args": self.provider.mcp_command[1:],
                "env": self.bridge.env()}
         argv = dialect.argv(cli, self.system, self.tools, mcp, self.session, os.path.dirname(self.bridge.path))
-        text = dialect.stdin(self.system, "\n\n".join(self.prompt), self.session)
+        text = "\n\n".join(self.prompt)     # on stdin: the task is no business of `ps`
         self.prompt = []
         self.run = Run()
         env = {**os.environ, **cli.env, **self.bridge.env()}
