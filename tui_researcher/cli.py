@@ -16,7 +16,7 @@ from . import __version__
 from .errors import ResearcherError
 
 SUBCOMMANDS = ("run", "init", "status", "export", "report", "hypotheses", "diff", "checkout", "directive",
-               "doctor", "attach")
+               "doctor", "attach", "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,8 @@ def _loop_commands(sub) -> None:
     run.add_argument("--max-cycles", type=int, metavar="N",
                      help="stop after N cycles in total; 0 or -1: no limit (overrides agent.max_cycles)")
     run.add_argument("--config", type=Path, metavar="FILE", help="config file (default: PROJECT/config.yaml)")
-    run.add_argument("--provider", choices=("offline", "anthropic", "openai"), help="override agent.provider")
+    run.add_argument("--provider", choices=("offline", "anthropic", "openai", "claude_cli", "codex_cli"),
+                     help="override agent.provider")
     run.add_argument("--verbose", action="store_true", help="--no-ui: also print GPU readings")
     run.add_argument("--gpu", metavar="IDS", help="use only these GPUs (e.g. 0,1) on every local and SSH host")
 
@@ -123,6 +124,8 @@ def _host_commands(sub) -> None:
     attach = _project_parser(sub, "attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)",
                             description=("Open the full-screen app on a loop another process runs (for example "
                                          "`run --no-ui` in tmux); keys send commands to that loop."))
+    sub.add_parser("mcp", help="the project's tools over MCP on stdio, for a CLI agent the controller starts",
+                   description="Started by claude_cli / codex_cli runs, not by hand (see agents/bridge.py).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +167,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key, submit_test=args.submit_test)
     if args.command == "attach":
         return cmd_attach(Path(args.project), args.config)
+    if args.command == "mcp":
+        from .mcp_server import main as mcp_main
+        return mcp_main()
     return cmd_run(args)
 
 

@@ -92,8 +92,9 @@ class PromptCache:
         return {"input": total - read - write, "cache_read": read, "cache_write": write}
 
     def openai(self, body: dict) -> dict[str, int]:
-        """The usage of one Chat Completions request: the cached share of the prompt, no write count."""
-        text = canonical(*(body.get("tools") or [])) + "".join(canonical(m) for m in body.get("messages") or [])
+        """The usage of one Chat Completions or Responses request: the cached share of the prompt, no write count."""
+        messages = body.get("messages") or [body.get("instructions") or "", *(body.get("input") or [])]
+        text = canonical(*(body.get("tools") or [])) + "".join(canonical(m) for m in messages)
         total = tokens(text)
         pool = self.prompts.setdefault((body.get("model", ""), body.get("prompt_cache_key") or ""), [])
         shared = max((len(os.path.commonprefix([text, seen])) for seen in pool), default=0) // 4

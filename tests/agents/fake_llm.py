@@ -1,9 +1,11 @@
-"""A local server that speaks the Anthropic Messages API, the OpenAI Chat Completions API and the
-arXiv query API, scripted per test, so the real SDK clients run against it with no network.
+"""A local server that speaks the Anthropic Messages API (plain or streamed), the OpenAI Chat
+Completions API, the OpenAI Responses API (streamed) and the arXiv query API, scripted per test,
+so the real SDK clients and the real ``claude`` and ``codex`` CLIs run against it with no network.
 
 Requests are routed by the tools they offer: ``submit_plan`` is a THINK, ``submit_reflection`` a
 REFLECT, ``launch_experiment`` the code worker, ``search_papers`` the idea worker, anything else
-the writing worker. Each route has its own queue of scripted replies:
+the writing worker; a request that offers no tool (a CLI's own side requests) is ``bare`` and
+answers ``ok`` unless scripted. Each route has its own queue of scripted replies:
 
     {"tool": "write_file", "args": {...}}          one tool call
     {"tools": [("a", {...}), ("b", {...})]}        several
@@ -12,6 +14,7 @@ the writing worker. Each route has its own queue of scripted replies:
     {"status": 429, "headers": {"retry-after": "0.2"}}
     {"status": 401, "echo_headers": True}          an error whose message repeats the request's headers
     {"delay": 3.0, ...}                            wait before answering (to time out a client)
+    {"cut": True, ...}                             a streamed answer cut after its first event
     {..., "repeat": True}                          answer this forever
     {..., "usage": {"input": 10, ...}}             report these tokens for this reply
 
@@ -32,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.agents.fake_cache import PromptCache, TooManyBreakpoints, tokens
+from tests.agents.fake_stream import anthropic_events, offered_name, offered_tools, responses_events, send_events
 
 
 @dataclass
@@ -103,11 +107,15 @@ class FakeLLM:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                api = "anthropic" if self.path.endswith("/v1/messages") else "openai"
+                path = urlparse(self.path).path
+                api = ("anthropic" if path.endswith("/v1/messages") else
+                       "responses" if path.endswith("/responses") else "openai")
                 route = _route(body, api)
                 seen = Seen(route, api, body, dict(self.headers), time.time())
                 fake.requests.append(seen)
                 reply = fake._next(route)
+                if reply is None and route == "bare":
+                    reply = {"text": "ok"}
                 if reply is None:
                     _send(self, 500, {"error": {"type": "api_error", "message": f"fake: nothing scripted for {route}"}},
                           {"x-should-retry": "false"})
@@ -124,6 +132,11 @@ class FakeLLM:
                     _send(self, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": str(exc)}})
                     return
                 n = next(fake._ids)
+                seen.usage = usage
+                if body.get("stream"):
+                    events = anthropic_events if api == "anthropic" else responses_events
+                    send_events(self, events(body, reply, n, usage, _calls(reply)), cut=bool(reply.get("cut")))
+                    return
                 payload = (_anthropic(body, reply, n, usage) if api == "anthropic" else _openai(body, reply, n, usage))
                 seen.usage = usage
                 _send(self, 200, payload)
@@ -168,14 +181,13 @@ class FakeLLM:
 
 
 def _route(body: dict, api: str) -> str:
-    names = set()
-    for tool in body.get("tools") or []:
-        names.add(tool.get("name") or tool.get("function", {}).get("name"))
+    # a CLI's MCP tools carry a prefix (mcp__tuir__submit_plan) or a namespace (codex's mcp__tuir)
+    names = {name.rsplit("__", 1)[-1] for _, name in offered_tools(body)}
     for name, route in (("submit_plan", "think"), ("submit_reflection", "reflect"), ("launch_experiment", "code"),
                         ("search_papers", "idea")):
         if name in names:
             return route
-    return "writing"
+    return "writing" if names & {"read_file", "write_file", "list_files"} else "bare"
 
 
 def _calls(reply: dict) -> list[tuple[str, Any]]:
@@ -193,7 +205,7 @@ def _anthropic(body: dict, reply: dict, n: int, usage: dict) -> dict:
     if reply.get("text"):
         content.append({"type": "text", "text": reply["text"]})
     for i, (name, args) in enumerate(_calls(reply)):
-        content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": args})
+        content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": offered_name(body, name), "input": args})
     return {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": body.get("model", "?"),
             "content": content, "stop_reason": "tool_use" if _calls(reply) else "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": usage["input"], "output_tokens": usage["output"],

@@ -15,12 +15,14 @@ from typing import Any, Callable
 from ..backends.helper import SECRET_ENV
 from ..config import Config
 from ..errors import ResearcherError
+from .cli_agents import CLI_PROVIDERS, KEY_ENV, check_cli, make_cli_provider
 from .providers import Settings
 from .tools import ToolPolicy
 from ..money import usd
 from .usage import price_for
 
 PROVIDERS = ("anthropic", "openai")
+"""The SDK providers; the CLI ones (``cli_agents.CLI_PROVIDERS``) need no key of ours."""
 DEFAULTS = {
     "anthropic": {"model": "claude-sonnet-5-5", "api_key_env": "ANTHROPIC_API_KEY",
                   "auth_token_env": "ANTHROPIC_AUTH_TOKEN"},
@@ -30,13 +32,13 @@ DEFAULTS = {
 
 def make_planner(config: Config) -> Callable[[Any], Any]:
     """A factory ``workbench -> planner``; the provider's client is made once, here, for the whole run."""
-    settings = provider_settings(config)
-    provider = _provider(settings)
-    by_role = {s.role: _provider(replace(settings, model=s.model)) for s in config.agent.specialists
+    provider = _provider(config)
+    settings: Settings = provider.cli.settings if config.agent.provider in CLI_PROVIDERS else provider.settings
+    by_role = {s.role: _provider(config, model=s.model) for s in config.agent.specialists
                if s.model and s.model != settings.model}
     _not_dumpable()
     secret_env = tuple(n for n in (config.agent.api_key_env, config.agent.auth_token_env,
-                                   settings.credential_env) if n)
+                                   settings.credential_env, KEY_ENV.get(config.agent.provider)) if n)
 
     def factory(bench: Any) -> Any:
         from .leader import LLMPlanner
@@ -46,7 +48,15 @@ def make_planner(config: Config) -> Callable[[Any], Any]:
     return factory
 
 
-def _provider(settings: Settings) -> Any:
+def _provider(config: Config, model: str | None = None) -> Any:
+    """The configured provider; ``model`` for a specialist's own model."""
+    if config.agent.provider in CLI_PROVIDERS:
+        if model:
+            config = config.model_copy(update={"agent": config.agent.model_copy(update={"model": model})})
+        return make_cli_provider(config)
+    settings = provider_settings(config)
+    if model:
+        settings = replace(settings, model=model)
     if settings.name == "anthropic":
         from .providers.anthropic import AnthropicProvider
         return AnthropicProvider(settings)
@@ -81,6 +91,8 @@ def check_provider(config: Config) -> list[str]:
     agent = config.agent
     if agent.provider == "offline":
         return ["agent: offline planner (no key, no network)"]
+    if agent.provider in CLI_PROVIDERS:
+        return check_cli(config)
     try:
         settings = provider_settings(config)
     except ResearcherError as exc:

@@ -100,6 +100,15 @@ class LLMPlanner:
         brief, changing = leader_parts(ctx)
         extra = [t for t in (self.strategy.role_text(role), self.strategy.pool_text()) if t]
         conv.add_user("\n\n".join([changing, *extra]), stable=brief)
+        data = await self.agent.closing(conv, self._think(conv))
+        plan = plan_from(data)
+        if plan.action == "report":
+            await self._write_report(None, plan.hypothesis)
+        elif plan.action == "experiment":
+            plan = self.strategy.select(data, role, ctx)
+        return plan
+
+    async def _think(self, conv: Conversation) -> dict[str, Any]:
         known = lambda tid: self.bench.trial(tid) is not None  # noqa: E731
         data, calls = await self._structured(conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known),
                                              "THINK")
@@ -110,12 +119,7 @@ class LLMPlanner:
                                   "Now submit the plan for this cycle: worker code, or action wait or report.")
             data, _ = await self._structured(
                 conv, SUBMIT_PLAN, lambda a: validate_plan(a, known_trial=known, allow_idea=False), "THINK")
-        plan = plan_from(data)
-        if plan.action == "report":
-            await self._write_report(None, plan.hypothesis)
-        elif plan.action == "experiment":
-            plan = self.strategy.select(data, role, ctx)
-        return plan
+        return data
 
     async def _structured(self, conv: Conversation, spec: ToolSpec, validate: Callable[[dict], list[str]],
                           phase: str) -> tuple[dict[str, Any], list[ToolCall]]:
@@ -218,7 +222,8 @@ class LLMPlanner:
         no_progress = 0 if trial.status == TrialStatus.KEEP else self.bench.no_progress + 1
         conv.add_user(reflect_input(trial, ctx, self.config.metric.name, no_progress,
                                     self.config.agent.no_progress_fallback_threshold))
-        data, _ = await self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
+        answer = self._structured(conv, SUBMIT_REFLECTION, validate_reflection, "REFLECT")
+        data, _ = await self.agent.closing(conv, answer)
         reflection = reflection_from(data)
         if reflection.next_action == "report":
             try:

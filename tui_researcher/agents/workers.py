@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ..errors import ResearcherError
 from ..events import Phase, PhaseChanged, ToolCalled, ToolReturned
@@ -22,6 +22,9 @@ from .providers import Conversation, Provider, Reply, ToolResult, ToolSpec, cach
 from .providers.retry import Retry
 from .tools import Toolbox, elapsed, summarize_args
 from .usage import Price, TokenUsage, cost, price_for
+
+
+T = TypeVar("T")
 
 
 def prompt(name: str) -> str:
@@ -81,8 +84,28 @@ class Agent:
 
     async def ask(self, conv: Conversation, *, max_tokens: int = 4096) -> Reply:
         reply = await conv.send(max_tokens=max_tokens)
-        self._account(reply.usage)
+        self._account(reply.usage, reply.usd)
         return reply
+
+    async def closing(self, conv: Conversation, answer: Awaitable[T],
+                      stop: Callable[[], bool] = lambda: False) -> T:
+        """``answer``, then ``conv`` ended: at once on a failure or when ``stop()`` says so (a launch:
+        no request while training runs), else its CLI (if one) finishes its turn."""
+        try:
+            result = await answer
+        except BaseException:
+            await self.end(conv, stop=True)
+            raise
+        await self.end(conv, stop=stop())
+        return result
+
+    async def end(self, conv: Conversation, *, stop: bool = False) -> None:
+        """The conversation is over; what it used since its last reply (a CLI's last turn) is counted."""
+        tail = await conv.end(stop=stop)
+        if tail.text:
+            self.bench.notice(tail.text, "warning")
+        if tail.usage.total or tail.usd:
+            self._account(tail.usage, tail.usd)
 
     def report(self, what: str) -> None:
         """One notice with what ``what`` cost since the last report (the controller sums totals and days)."""
@@ -92,12 +115,12 @@ class Agent:
                                    f"{self.spent.cache_write:,} cache write), {usd(self.spent_usd)}")
         self.spent, self.spent_usd = TokenUsage(), 0.0
 
-    def _account(self, usage: TokenUsage) -> None:
-        if self.price is None and not self._warned_price and usage.total:
+    def _account(self, usage: TokenUsage, given_usd: float | None = None) -> None:
+        if self.price is None and given_usd is None and not self._warned_price and usage.total:
             self._warned_price = True
             self.bench.notice(f"no price known for model {self.provider.model!r}: its cost counts as $0; "
                                    f"set agent.pricing to enforce agent.max_usd_per_day", "warning")
-        usd = cost(usage, self.price)
+        usd = cost(usage, self.price) if given_usd is None else given_usd
         self.spent += usage
         self.spent_usd += usd
         self.bench.add_usage(input_tokens=usage.input, output_tokens=usage.output,
@@ -122,25 +145,32 @@ async def run_worker(agent: Agent, spec: WorkerSpec, task: str, toolbox: Toolbox
     conv = agent.conversation(f"{spec.name} worker", system, toolbox.specs)
     conv.add_user(task)
     outcome = Outcome()
+    await agent.closing(conv, _dispatch(agent, spec, conv, toolbox, trial, outcome, max_steps),
+                        stop=lambda: outcome.launched is not None)
+    return outcome
+
+
+async def _dispatch(agent: Agent, spec: WorkerSpec, conv: Conversation, toolbox: Toolbox, trial: Trial | None,
+                    outcome: Outcome, max_steps: int) -> None:
+    bench = agent.bench
     for step in range(1, max_steps + 1):
         outcome.steps = step
         reply = await agent.ask(conv)
         outcome.text = reply.text or outcome.text
         if not reply.tool_calls:
-            return outcome
+            return
         results = []
         for call in reply.tool_calls:
             results.append(await _run_call(bench, spec.name, toolbox, call, trial, outcome))
             if toolbox.launched is not None:
                 outcome.launched = toolbox.launched
-                return outcome      # the launch ends the dispatch: no request while training runs
+                return              # the launch ends the dispatch: no request while training runs
         left = max_steps - step
         note = ("This was your last step: stop calling tools and say in one line what is done and what is not."
                 if left == 1 else "")
         if left:
             conv.add_tool_results(results, note)
     outcome.capped = True
-    return outcome
 
 
 async def _run_call(bench: Workbench, worker: str, toolbox: Toolbox, call: Any, trial: Trial | None,

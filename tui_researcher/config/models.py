@@ -78,7 +78,7 @@ EVALUATE_FIELDS = ("run_dir", "trial", "workspace")
 """The placeholders of ``metric.evaluate``: the run directory and workspace as absolute host paths."""
 
 Mode = _one_of("local", "ssh", "slurm")
-Provider = _one_of("offline", "anthropic", "openai")
+Provider = _one_of("offline", "anthropic", "openai", "claude_cli", "codex_cli")
 Goal = _one_of("max", "min")
 Strategy = _one_of("grid", "random", "best_neighbour", "tpe")
 Selection = _one_of("ucb", "fifo")
@@ -226,6 +226,18 @@ class AgentConfig(Section):
     """Seconds a run_shell command (and a paper search, capped at 30) may take; the model cannot change it."""
     paper_search_url: str = "https://export.arxiv.org/api/query"
     """The arXiv-compatible query endpoint the idea worker searches."""
+    tool_network: bool = False
+    """Whether run_shell commands reach the network (they run in a network namespace of their own otherwise)."""
+    tool_memory_mb: int = Field(8192, gt=0)
+    """Address-space limit of a run_shell command."""
+    tool_max_processes: int = Field(256, gt=0)
+    """How many more processes a run_shell command may start."""
+    cli_path: str = ""
+    """claude_cli / codex_cli: the CLI's executable ("": ``claude`` or ``codex`` on PATH)."""
+    cli_args: list[str] = Field(default_factory=list)
+    """claude_cli / codex_cli: extra arguments for every run of the CLI."""
+    cli_timeout: float = Field(600.0, gt=0)
+    """claude_cli / codex_cli: seconds the CLI may go without a tool call or an answer before it is stopped."""
     specialists: list[Specialist] = Field(default_factory=list)
     """Roles (architecture, optimisation, data, ...) that share the ledger and the hypothesis pool."""
 
@@ -237,12 +249,6 @@ class AgentConfig(Section):
         if twice:
             raise config_error(f"role {twice[0]!r} appears twice: each specialist needs its own role")
         return value
-    tool_network: bool = False
-    """Whether run_shell commands reach the network (they run in a network namespace of their own otherwise)."""
-    tool_memory_mb: int = Field(8192, gt=0)
-    """Address-space limit of a run_shell command."""
-    tool_max_processes: int = Field(256, gt=0)
-    """How many more processes a run_shell command may start."""
 
     @field_validator("max_cycles", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from pathlib import Path
 CONFIG = """\
 # tui-researcher project config; every key has a default. See README.md for all sections.
 agent:
-  provider: offline        # offline (no key: a search over search.space) | anthropic | openai
+  provider: offline        # offline (no key: a search over search.space) | anthropic | openai | claude_cli | codex_cli
   max_cycles: 0            # 0: until stopped (or --max-cycles N)
 metric:
   name: val_loss           # read by the controller from `val_loss: 0.42` lines of the log

@@ -52,6 +52,8 @@ class Reply:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     stop: str = ""
+    usd: float | None = None
+    """The provider's own dollars for ``usage`` (a CLI's reported cost); None: priced from the table."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,10 @@ class Conversation(Protocol):
     def add_tool_results(self, results: list[ToolResult], note: str = "") -> None: ...
 
     async def send(self, *, max_tokens: int = 4096) -> Reply: ...
+
+    async def end(self, *, stop: bool = False) -> Reply:
+        """The conversation is over (``stop``: at once, a launch ended it): the usage not yet reported,
+        and as its text a problem to tell (a CLI whose last turn ended badly), if any."""
 
 
 class Provider(Protocol):

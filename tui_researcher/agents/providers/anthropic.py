@@ -76,6 +76,9 @@ class AnthropicConversation:
         else:
             self.messages.append({"role": "user", "content": blocks})
 
+    async def end(self, *, stop: bool = False) -> Reply:
+        return Reply("")    # each request stands alone: nothing runs between them
+
     async def send(self, *, max_tokens: int = 4096) -> Reply:
         settings = self.provider.settings
         kwargs: dict[str, Any] = {"model": settings.model, "max_tokens": max_tokens, "system": self.system,

@@ -58,6 +58,9 @@ class OpenAIConversation:
         if note:
             self.add_user(note)
 
+    async def end(self, *, stop: bool = False) -> Reply:
+        return Reply("")    # each request stands alone: nothing runs between them
+
     async def send(self, *, max_tokens: int = 4096) -> Reply:
         settings = self.provider.settings
         kwargs: dict[str, Any] = {"model": settings.model, "messages": self.messages,

@@ -1,0 +1,88 @@
+"""A whole cycle through each real CLI (``claude -p``, ``codex exec``) against the fake server: the
+CLI's only tools are the project's, through ``tui-researcher mcp`` and the controller's bridge."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.agents.clis import MODELS, cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
+from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
+from tests.agents.fake_stream import offered_tools
+from tests.helpers import latest_trials
+from tui_researcher.events import ToolCalled, ToolReturned
+
+CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
+SLEEPY = "python3 sleepy.py"
+SLEEPY_PY = "import sys, time\nif '--dry-run' in sys.argv: sys.exit(0)\ntime.sleep(1.5)\nprint('val_acc=0.7')\n"
+"""A training that takes long enough for a request made during it to be seen."""
+WRITERS = {"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "shell", "exec_command", "apply_patch", "exec",
+           "write_stdin", "local_shell", "spawn_agent"}
+"""The CLIs' own tools that run commands or write files: never offered to the model."""
+DONE = {"text": "done"}
+"""The CLI's closing line after its answer was recorded (the leader's CLI finishes its turn)."""
+
+
+@pytest.fixture(params=["claude_cli", "codex_cli"])
+def cli(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def config(sample_project, fake, cli, cli_home, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    return cli_config(sample_project, fake, cli, find_cli(cli.removesuffix("_cli")))
+
+
+async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project, config, fake, cli):
+    fake.script("think", plan(SLEEPY), DONE)
+    fake.script("code", {"tool": "write_file", "args": {"path": "sleepy.py", "content": SLEEPY_PY}},
+                dry(SLEEPY), launch(SLEEPY))
+    fake.script("reflect", reflection(), DONE)
+
+    controller = await run_loop(sample_project, config, timeout=120)
+
+    trial = latest_trials(sample_project)["t0001"]
+    assert trial["status"] == "keep" and trial["metric"] == 0.7 and trial["duration"] >= 1.4
+    assert [c["tool"] for c in trial["tool_calls"]] == ["write_file", "launch_experiment", "launch_experiment"]
+    assert all(c["ok"] for c in trial["tool_calls"])
+    assert trial["dry_run"]["ok"] and trial["decision"] == "lr 0.1 works; try a wider layer next"
+    assert (sample_project / "workspace" / "sleepy.py").read_text() == SLEEPY_PY
+    memory = (sample_project / "workspace" / "MEMORY_LOG.md").read_text()
+    assert "lr 0.1 reaches val_acc 0.95" in memory
+    calls = [e.tool for e in controller.seen if isinstance(e, ToolCalled)]
+    assert calls == [e.tool for e in controller.seen if isinstance(e, ToolReturned)] == \
+        ["write_file", "launch_experiment", "launch_experiment"]
+    routes = [r.route for r in fake.requests if r.route != "bare"]
+    assert routes == ["think", "think", "code", "code", "code", "reflect", "reflect"]
+    for request in fake.requests:
+        assert not WRITERS & {name for _, name in offered_tools(request.body)}, "a built-in tool that writes"
+    ours = {name.rsplit("__", 1)[-1] for space, name in offered_tools(fake.of("code")[0].body)
+            if "tuir" in space or name.startswith("mcp__tuir__")}
+    assert ours == {"run_shell", "launch_experiment", "write_file", "read_file", "list_files"}
+    during = [r for r in fake.requests if trial["started"] <= r.at <= trial["ended"]]
+    assert during == []
+
+
+def test_the_headless_lines_show_the_clis_tool_calls(sample_project, fake, cli, cli_home):
+    fake.script("think", plan(CMD), DONE)
+    fake.script("code", dry(CMD), launch(CMD))
+    fake.script("reflect", reflection(), DONE)
+    config = yaml.safe_load((sample_project / "config.yaml").read_text())
+    config["agent"] = {"provider": cli, "model": MODELS[cli], "cli_path": find_cli(cli.removesuffix("_cli")),
+                       "base_url": fake.url if cli == "claude_cli" else f"{fake.url}/v1", "api_key_env": KEY_ENV}
+    (sample_project / "config.yaml").write_text(yaml.safe_dump(config))
+
+    proc = subprocess.run([sys.executable, "-m", "tui_researcher.cli", "run", str(sample_project), "--no-ui",
+                           "--max-cycles", "1"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, KEY_ENV: KEY})
+
+    assert proc.returncode == 0, proc.stderr
+    tool_lines = [line for line in proc.stdout.splitlines() if "launch_experiment" in line]
+    assert len(tool_lines) >= 2 and any("dry_run" in line for line in tool_lines)
+    assert KEY not in proc.stdout + proc.stderr
+    assert latest_trials(sample_project)["t0001"]["status"] == "keep"
