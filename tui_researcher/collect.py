@@ -15,6 +15,7 @@ from .bus import EventBus
 from .errors import BackendError
 from .events import TrialFinished
 from .metrics import MetricReader
+from .progress import read_curve
 from .project import Project
 from .trial import RunningTrial, Trial, TrialStatus
 from .verdict import Ending, classify
@@ -39,6 +40,8 @@ class Collector:
         self._absorb(trial, run, tp)
         log_text, results_json = await self._read_outputs(self.backends[run.host], trial.run_dir)
         result = self.reader.read(log_text, results_json)
+        trial.curve = read_curve(log_text, self.config.metric.name, trial.command,
+                                 pattern=self.config.monitor.progress, metric_pattern=self.config.metric.pattern)
         trial.metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
         trial.metric = result.value if result.value is not None and math.isfinite(result.value) else None
         ending = Ending(launched=tp.launched, exit_code=tp.exit_code, status=tp.status, reason=tp.reason,

@@ -42,6 +42,8 @@ class TrialStatus(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     """Planned, but the controller stopped before its launch: its configuration may be tried again."""
+    PRUNED = "pruned"
+    """Stopped by the monitor: its metric so far was worse than finished trials' median at that point."""
 
     @property
     def finished(self) -> bool:
@@ -108,6 +110,8 @@ class Trial:
     decision: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     dry_run: dict[str, Any] = field(default_factory=dict)
+    curve: dict[str, Any] = field(default_factory=dict)
+    """What its log said while it trained: ``{"unit", "total", "points": [[progress, metric, loss], ...]}``."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, shallow: for JSON (the store) or for reading; ``copy`` for an independent trial."""
@@ -180,6 +184,8 @@ class RunningTrial:
     launching: bool = False
     """Recorded before the launch was attempted; cleared when the backend answered."""
     kill: KillOrder | None = None
+    progress: dict[str, Any] | None = None
+    """The monitor's last reading of its progress (``progress.Progress.to_dict``), for ``status``."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -208,6 +214,10 @@ class TrialSample:
     reason: str = ""
     job_id: str = ""
     node: str = ""
+    progress: dict[str, Any] | None = None
+    """``progress.Progress.to_dict``: current, total, unit, eta_s; None while the log has not said."""
+    points: tuple[tuple[float | None, float | None, float | None], ...] = ()
+    """(progress, metric, loss) the log said since the previous poll: the live curve."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,4 +225,6 @@ class TrialSample:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialSample":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        values["points"] = tuple(tuple(p) for p in values.get("points") or ())
+        return cls(**values)
