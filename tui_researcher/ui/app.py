@@ -24,12 +24,14 @@ from ..settings import Settings, load_settings
 from . import messages as m
 from .actions import MAIN, TRIALS, LoopActions
 from .bridge import Bridge
+from .gauges import short_eta
 from .screens.main import MainScreen
 from .screens.trials import TrialsScreen
 from .reads import TrialNews
 from .source import Source
 from .themes import VARIABLE_DEFAULTS, choose_theme, load_themes
 from .widgets.status_bar import LoopStatus
+from ..progress import Progress
 from ..trial import TrialStatus
 
 
@@ -143,9 +145,12 @@ class ResearcherApp(LoopActions):
         self.running = tuple(state.running)
         self.dashboard.show_running(state.running)
         running = tuple((tid, place.started) for tid, place in state.running.items())
+        progress = tuple((tid, short_eta(Progress.from_dict(place.progress))) for tid, place in state.running.items()
+                         if place.progress)
         best = (state.best_metric, state.best_trial) if state.best_trial and state.best_metric is not None else None
-        self.set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, best=best,
-                        tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today, alive=self.loop_alive)
+        self.set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, progress=progress,
+                        best=best, tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today,
+                        alive=self.loop_alive)
 
     def on_trials_changed(self, message: m.TrialsChanged) -> None:
         self.trials = message.news   # the best so far comes with the state (best_trial, best_metric)

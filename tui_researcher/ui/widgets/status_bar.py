@@ -36,6 +36,8 @@ class LoopStatus:
     stopping: bool = False
     running: tuple[tuple[str, float | None], ...] = ()
     """(trial id, start time as a Unix timestamp) for each running trial."""
+    progress: tuple[tuple[str, str], ...] = ()
+    """(trial id, ``12/40 eta 0:31``) for the running trials whose log tells how far they are."""
     best: tuple[float, str] | None = None
     """(metric, trial id) of the best kept trial."""
     tokens_today: int = 0
@@ -104,6 +106,9 @@ class StatusBar(Widget):
         for tid, started in s.running if len(s.running) <= MAX_LISTED else ():
             elapsed = format_duration(self.now - started) if started else "starting"
             parts += [sep, (tid, "bold $trial-running"), (f" {elapsed}", "")]
+            told = dict(s.progress).get(tid)
+            if told:
+                parts.append((f" {told}", "$trial-running"))
         parts += [sep, (f"best {s.metric} ", "$text-muted")]
         if s.best is None:
             parts.append(("–", ""))

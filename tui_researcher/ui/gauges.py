@@ -1,0 +1,52 @@
+"""Small drawings in text cells: a progress bar, a sparkline. Pure; the panes colour them."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from ..formats import format_duration
+from ..progress import Progress
+
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def bar(fraction: float, width: int) -> str:
+    """``width`` cells, filled to ``fraction`` in eighths of a cell; the rest a faint track."""
+    fraction = max(0.0, min(1.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (EIGHTHS[part] if part and full < width else "")
+    return text + "·" * (width - len(text))
+
+
+def sparkline(values: Sequence[float], width: int) -> str:
+    """The newest ``width`` values, low to high in eight steps (flat: the middle step)."""
+    shown = [v for v in values if math.isfinite(v)][-width:]
+    if not shown:
+        return ""
+    low, high = min(shown), max(shown)
+    if high == low:
+        return SPARKS[3] * len(shown)
+    return "".join(SPARKS[round((v - low) / (high - low) * 7)] for v in shown)
+
+
+def progress_text(progress: Progress | None, width: int = 10) -> str:
+    """``████▌····· 12/40 0:31``: bar (when the total is known), count, time left."""
+    if progress is None:
+        return ""
+    parts = []
+    if progress.fraction is not None:
+        parts.append(bar(progress.fraction, width))
+    parts.append(progress.text().removeprefix("progress=").replace(" eta=", " eta "))
+    return " ".join(parts)
+
+
+def short_eta(progress: Progress | None) -> str:
+    """``12/40 eta 0:31`` for the status line."""
+    if progress is None:
+        return ""
+    eta = f" eta {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+    count = progress.text().removeprefix("progress=").split(" ")[0]
+    return f"{count}{eta}"
