@@ -43,10 +43,10 @@ async def test_one_trial_with_progress_shows_its_bar_eta_and_curve(xdg_config):
         points = tuple((float(e), 0.5 + e / 100, 1.0 / e) for e in range(1, 13))
         source.push(MonitorSample(host="gpu-a", trials=(TrialSample("t0001", elapsed_s=61.0, progress=PROGRESS,
                                                                      points=points),), ts=FROZEN_NOW))
-        await wait_until(pilot, lambda: table.display and "12/40" in table.get_row_at(0)[5].plain,
+        await wait_until(pilot, lambda: table.display and "12/40" in table.get_row_at(0)[3].plain,
                          what="the progress bar")
         cells = [cell.plain for cell in table.get_row_at(0)]
-        assert cells[5] == "███······· 12/40 eta 0:31"
-        assert cells[6] == "▁▂▂▃▄▄▅▅▆▇▇█", "the metric's rise, drawn live"
+        assert cells[3] == "███······· 12/40 eta 0:31"
+        assert cells[4] == "▁▂▂▃▄▄▅▅▆▇▇█", "the metric's rise, drawn live"
         bar_line = app.screen.query_one(StatusBar).render().plain
         assert "t0001 1:00 12/40 eta 0:31" in bar_line

@@ -37,7 +37,9 @@ LOOP_ACTIONS = frozenset({"pause", "resume", "pivot", "directive", "stop_trial",
 
 
 class LoopActions(App[int]):
-    BINDINGS = [
+    BINDINGS = [   # help and quit first: a narrow footer cuts the end of the list, never these two
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what it does"),
+        Binding("q", "request_quit", "Quit", id="quit", tooltip="Quit, choosing what happens to training"),
         Binding("p", "pause", "Pause", id="pause", tooltip="Stop planning new trials; running training goes on"),
         Binding("p", "resume", "Resume", id="resume", tooltip="Plan and launch trials again"),
         Binding("v", "pivot", "Pivot", id="pivot", tooltip="The next THINK must change direction"),
@@ -46,8 +48,6 @@ class LoopActions(App[int]):
         Binding("t", "trials", "Trials", id="trials", tooltip="Switch between the dashboard and the trials view"),
         Binding("f", "follow", "Follow", id="follow", tooltip="Keep the newest log line in view, or stop"),
         Binding("ctrl+t", "next_theme", "Theme", id="next_theme", tooltip="Next theme (remembered)"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what it does"),
-        Binding("q", "request_quit", "Quit", id="quit", tooltip="Quit, choosing what happens to training"),
         Binding("ctrl+q", "request_quit", "Quit", id="quit_now", show=False, priority=True),
     ]
 

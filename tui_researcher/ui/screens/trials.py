@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 
 class TrialsScreen(Screen):
+    BINDINGS = [Binding("r", "toggle_range", "Range", tooltip="The plot's y range: the best quartile, or every trial")]
+
     status: reactive[LoopStatus] = reactive(LoopStatus)
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
 
@@ -52,6 +55,9 @@ class TrialsScreen(Screen):
 
     def on_mount(self) -> None:
         self.table.focus()
+
+    def action_toggle_range(self) -> None:
+        self.plot.toggle_range()
 
     def watch_status(self, status: LoopStatus) -> None:
         self.table.show_best(status.best[0] if status.best else None)

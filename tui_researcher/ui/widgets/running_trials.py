@@ -32,8 +32,11 @@ from ...progress import Progress
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample
 
-COLUMNS = ("id", "host", "where", "state", "elapsed", "progress", "curve", "hypothesis")
+COLUMNS = ("id", "state", "elapsed", "progress", "curve", "host", "where", "hypothesis")
+"""How far each trial is comes before where it runs: a narrow pane cuts the end."""
 CURVE_CELLS = 12
+NARROW = 80
+"""A pane narrower than this (an 80-column terminal) draws a shorter bar and sparkline."""
 """The live curve's sparkline: its newest this many values."""
 HYPOTHESIS_CHARS = 60
 """At most; fewer when the pane is narrower."""
@@ -81,8 +84,8 @@ class RunningRow:
         """Progress or a curve to show: worth the pane even for one trial."""
         return self.progress is not None or bool(self.metric_curve or self.loss_curve)
 
-    def curve(self) -> str:
-        return sparkline(list(self.metric_curve or self.loss_curve), CURVE_CELLS)
+    def curve(self, cells: int = CURVE_CELLS) -> str:
+        return sparkline(list(self.metric_curve or self.loss_curve), cells)
 
     @property
     def pending(self) -> bool:
@@ -364,10 +367,11 @@ class RunningTrials(DataTable):
         elapsed = row.elapsed(now)
         elapsed_text = Text("–" if elapsed is None else format_duration(elapsed, always_hours=True),
                             justify="right", style=variables.get("text-muted", "") if row.pending else "")
-        return [Text(row.trial_id, style="bold"), Text(row.host), Text(row.where()),
-                Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
-                Text(progress_text(row.progress), style=variables.get("trial-running", "")),
-                Text(row.curve(), style=variables.get("accent", "")),
+        narrow = 0 < self.scrollable_content_region.width < NARROW
+        return [Text(row.trial_id, style="bold"), Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
+                Text(progress_text(row.progress, 5 if narrow else 10), style=variables.get("trial-running", "")),
+                Text(row.curve(6 if narrow else CURVE_CELLS), style=variables.get("accent", "")),
+                Text(row.host), Text(row.where()),
                 Text(" ".join(row.hypothesis.split()) or "–", style=variables.get("text-muted", ""))]
 
     def _tick(self) -> None:

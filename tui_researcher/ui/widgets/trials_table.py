@@ -1,4 +1,4 @@
-"""The ledger as a virtual table: id, hypothesis, status in its colour, metric, delta vs the best, duration.
+"""The ledger as a virtual table: id, status in its colour, metric, delta vs the best, duration, params, hypothesis.
 
 A DataTable holds every row, so at 100,000 trials it costs seconds and hundreds of MB before
 the view appears. This table knows only the trial count: its virtual height is the count,
@@ -28,6 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...formats import format_duration
+from ..ansi import display_line, plain
 from ...trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ PAGE = 200
 """Rows read at a time: a screenful or more, in one indexed query."""
 PAGES_KEPT = 16
 """Pages held at most (3,200 trials), least recently drawn dropped first."""
-LABELS = ("id", "hypothesis", "status", "metric", "Δ best", "duration")
+LABELS = ("id", "status", "metric", "Δ best", "duration", "params", "hypothesis")
+PARAMS_CHARS = 32
+"""At most, for the params column: the detail dialog has them whole."""
+HYPOTHESIS_CHARS = 60
+"""At most; the last column, it takes what the terminal has left (a narrow one cuts it, not the metric)."""
 PLACEHOLDER = [Text("…", style="dim")] + [Text("")] * (len(LABELS) - 1)
 
 STATUS_VARIABLE = {
@@ -279,6 +284,7 @@ class TrialsTable(ScrollView, can_focus=True):
         self._resize()
 
     def on_resize(self) -> None:
+        self._resize()
         self._invalidate()
         self._scroll_to_cursor()
 
@@ -312,7 +318,15 @@ class TrialsTable(ScrollView, can_focus=True):
 
     @property
     def _table_width(self) -> int:
-        return sum(w + 2 for w in self._widths)
+        return sum(w + 2 for w in self._fitted_widths())
+
+    def _fitted_widths(self) -> list[int]:
+        """Every column at its width, but the last (the hypothesis) only what the pane has left."""
+        widths = list(self._widths)
+        room = self.scrollable_content_region.width - sum(w + 2 for w in widths[:-1]) - 2
+        if room > 0:
+            widths[-1] = max(8, min(widths[-1], room))
+        return widths
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -345,7 +359,7 @@ class TrialsTable(ScrollView, can_focus=True):
         cursor = self.get_component_rich_style("trials-table--cursor") if index == self.cursor_row else Style()
         post = Style.from_color(color=cursor.color)
         console, segments = self.app.console, []
-        for column, (cell, width) in enumerate(zip(cells, self._widths)):
+        for column, (cell, width) in enumerate(zip(cells, self._fitted_widths())):
             options = self.app.console_options.update_dimensions(width + 2, 1).update(no_wrap=True)
             base = row_style + Style.from_meta({"row": index, "column": column})
             lines = console.render_lines(Styled(Padding(cell, (0, 1)), pre_style=base + cursor, post_style=post),
@@ -359,9 +373,7 @@ class TrialsTable(ScrollView, can_focus=True):
         variables = self.app.theme_variables
         colour = variables.get(STATUS_VARIABLE.get(trial.status, "trial-crash"), "")
         status = Text(trial.status, style=f"bold {colour}")
-        hypothesis = " ".join(trial.hypothesis.split())
-        if len(hypothesis) > 60:
-            hypothesis = hypothesis[:59] + "…"
+        hypothesis = _cut(" ".join(trial.hypothesis.split()), HYPOTHESIS_CHARS)
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
         best = self.best
         if trial.metric is None or best is None:
@@ -372,5 +384,19 @@ class TrialsTable(ScrollView, can_focus=True):
             delta = Text(f"{trial.metric - best:+.4g}")
         duration = "–" if trial.duration is None else (
             f"{trial.duration:.1f}s" if trial.duration < 60 else format_duration(trial.duration))
-        return [Text(trial.id, style="bold"), Text(hypothesis), status, Text(metric, justify="right"), delta,
-                Text(duration, justify="right")]
+        return [Text(trial.id, style="bold"), status, Text(metric, justify="right"), delta,
+                Text(duration, justify="right"), Text(params_text(trial.params), style=variables.get("text-muted", "")),
+                Text(hypothesis, overflow="ellipsis", no_wrap=True)]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def params_text(params: dict) -> str:
+    """``lr=0.05 batch=256``: short values, inert, cut to ``PARAMS_CHARS``."""
+    parts = []
+    for key, value in (params or {}).items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={' '.join(plain(display_line(shown)).split())}")
+    return _cut(" ".join(parts), PARAMS_CHARS) or "–"
