@@ -26,7 +26,7 @@ class MemoryPane(VerticalScroll):
     async def _update(self, body: str) -> None:
         """The newest entries are at the end: the pane opens there (the best and the recent decisions)."""
         await self.query_one(Markdown).update(body)
-        self.scroll_end(animate=False, immediate=True)
+        self.call_after_refresh(self.scroll_end, animate=False)   # once the new text is laid out
 
     async def rendered(self) -> None:
         """Wait until the newest text is on screen (Markdown parses off the UI thread)."""
