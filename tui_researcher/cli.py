@@ -96,6 +96,8 @@ def _host_commands(sub) -> None:
                                          "`run --no-ui` in tmux); keys send commands to that loop."))
     attach.add_argument("project", nargs="?", default=".")
     attach.add_argument("--config", type=Path, metavar="FILE")
+    attach.add_argument("--read-only", action="store_true",
+                        help="watch only: no key sends a command (pause, pivot, stop, directive)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key, submit_test=args.submit_test)
     if args.command == "attach":
-        return cmd_attach(Path(args.project), args.config)
+        return cmd_attach(Path(args.project), args.config, read_only=args.read_only)
     return cmd_run(args)
 
 
@@ -273,13 +275,13 @@ def cmd_doctor(project: Path, config_path: Path | None, accept: str | None, *, s
     return asyncio.run(doctor_hosts(config, project, accept_new_host_key=accept, out=print))
 
 
-def cmd_attach(project: Path, config_path: Path | None) -> int:
+def cmd_attach(project: Path, config_path: Path | None, *, read_only: bool = False) -> int:
     config = _load(project, config_path)
     try:
         from .ui import attach_app
     except ImportError:
         raise ResearcherError("attach needs the full-screen app, which is not in this build yet") from None
-    return attach_app(project, config)
+    return attach_app(project, config, read_only=read_only)
 
 
 if __name__ == "__main__":

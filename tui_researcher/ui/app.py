@@ -55,7 +55,8 @@ class ResearcherApp(LoopActions):
         self.source_ended = False
         info = source.info
         self.set_reactive(ResearcherApp.status, LoopStatus(project=info.project, hosts=info.hosts,
-                                                           metric=info.metric, attached=source.attached))
+                                                           metric=info.metric, attached=source.attached,
+                                                           read_only=source.read_only))
         self.dashboard = MainScreen(info.hosts, log_max_lines=settings.log_max_lines, clock=clock, animate=animate)
         self.add_mode(MAIN, lambda: self.dashboard.data_bind(ResearcherApp.status, ResearcherApp.trials))
         self.add_mode(TRIALS, lambda: TrialsScreen(source, metric=info.metric, goal=info.goal, clock=clock,

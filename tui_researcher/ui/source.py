@@ -61,6 +61,8 @@ def configured_hosts(config: "Config") -> tuple[str, ...]:
 
 class Source(ABC):
     attached: bool = False
+    read_only: bool = False
+    """``attach --read-only``: the app sends no command at all."""
     """True when the loop runs in another process: quitting the app never stops it."""
 
     def __init__(self, info: SourceInfo) -> None:
@@ -157,8 +159,9 @@ class FileSource(Source):
     attached = True
 
     def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.25,
-                 tail_events: int = TAIL_EVENTS) -> None:
+                 tail_events: int = TAIL_EVENTS, read_only: bool = False) -> None:
         self.paths = ProjectPaths.of(project_dir, config)
+        self.read_only = read_only
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,
                                     goal=config.metric.goal, hosts=configured_hosts(config)))
         self.follow = follow
@@ -197,8 +200,8 @@ class FileSource(Source):
         return await self._reader.ask(question)
 
     async def send(self, command: Command) -> None:
-        if isinstance(command, Quit):
-            return   # an attached app detaches; the loop it watches goes on
+        if isinstance(command, Quit) or self.read_only:
+            return   # an attached app detaches; the loop it watches goes on. Read-only: nothing is written
         async with self._write_lock:   # one at a time, in the order they were sent
             if isinstance(command, Directive):
                 await asyncio.to_thread(write_atomic, self.paths.directive, command.text.strip() + "\n")
