@@ -50,3 +50,34 @@ async def test_one_trial_with_progress_shows_its_bar_eta_and_curve(xdg_config):
         assert cells[4] == "▁▂▂▃▄▄▅▅▆▇▇█", "the metric's rise, drawn live"
         bar_line = app.screen.query_one(StatusBar).render().plain
         assert "t0001 1:00 12/40 eta 0:31" in bar_line
+
+
+async def test_live_curve_beside_the_best_run_and_a_provisional_point_on_the_plot(xdg_config):
+    from tui_researcher.trial import Trial
+    from tui_researcher.ui.widgets.metric_plot import MetricPlot
+
+    source = QueueSource(SourceInfo(project="demo", metric="val_acc", goal="max", hosts=("gpu-a",)))
+    best_curve = {"unit": "epoch", "total": 40, "points": [[float(e), 0.6 + e / 50, 1.0 / e] for e in range(1, 41)]}
+    source.trials = [Trial(id="t0001", cycle=1, status="keep", metric=0.95, curve=best_curve),
+                     Trial(id="t0002", cycle=2, status="running")]
+    source.state.best_trial, source.state.best_metric = "t0001", 0.95
+    source.state.running = {"t0002": RunningTrial(id="t0002", host="gpu-a", run_dir="r", pid=5,
+                                                  started=FROZEN_NOW - 60, progress=PROGRESS)}
+    app = ResearcherApp(source, settings=Settings(), settings_path=xdg_config / "settings.toml",
+                        clock=lambda: FROZEN_NOW, animate=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(RunningTrials)
+        points = tuple((float(e), 0.5 + e / 100, 1.0 / e) for e in range(1, 13))
+        source.push(TrialLaunched(trial_id="t0002", host="gpu-a", pid=5, log_path="x", ts=FROZEN_NOW - 60))
+        source.push(MonitorSample(host="gpu-a", trials=(TrialSample("t0002", elapsed_s=60.0, progress=PROGRESS,
+                                                                     points=points),), ts=FROZEN_NOW))
+        await wait_until(pilot, lambda: table.row_count == 1 and table.get_row_at(0)[5].plain, what="the best's curve")
+        cells = [cell.plain for cell in table.get_row_at(0)]
+        assert cells[5].startswith("best t0001 ") and len(cells[5].split()[-1]) == 12
+        assert table.best_curve[:2] == [(1.0, 0.62), (2.0, 0.64)]
+        assert cells[4] == "▁▁▁▂▂▂▂▂▃▃▃▃", "on the best's scale: this run is still below it"
+        await pilot.press("t")
+        plot = await wait_until(pilot, lambda: app.screen.query(MetricPlot).first() if app.screen.query(MetricPlot)
+                                else None, what="the trials view")
+        assert plot.live == (("t0002", 0.62),)
+        await wait_until(pilot, lambda: "running (so far)" in plot.render().plain, what="the provisional point")

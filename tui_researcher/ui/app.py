@@ -42,6 +42,8 @@ class ResearcherApp(LoopActions):
 
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
     """The ledger's latest news: the trial count and the records that just changed (never the whole ledger)."""
+    live: reactive[tuple[tuple[str, float], ...]] = reactive(())
+    """(trial id, the metric its log said last) for each running trial: the plot's provisional points."""
 
     def __init__(self, source: Source, *, settings: Settings | None = None, settings_path: Path | None = None,
                  theme_dirs: list[Path] | None = None, clock: Callable[[], float] = time.time,
@@ -61,7 +63,7 @@ class ResearcherApp(LoopActions):
         self.add_mode(MAIN, lambda: self.dashboard.data_bind(ResearcherApp.status, ResearcherApp.trials))
         self.add_mode(TRIALS, lambda: TrialsScreen(source, metric=info.metric, goal=info.goal, clock=clock,
                                                    animate=animate)
-                      .data_bind(ResearcherApp.status, ResearcherApp.trials))
+                      .data_bind(ResearcherApp.status, ResearcherApp.trials, ResearcherApp.live))
         self.bridge = Bridge(self, source, max_pending_lines=settings.log_max_lines)
 
     # start ------------------------------------------------------------------------------------
@@ -182,6 +184,14 @@ class ResearcherApp(LoopActions):
 
     def on_host_sampled(self, message: m.HostSampled) -> None:
         self.dashboard.add_sample(message.sample, message.utilisation)
+        live = dict(self.live)
+        for reading in message.sample.trials:
+            said = [metric for _, metric, _ in reading.points if metric is not None]
+            if said:
+                live[reading.trial_id] = said[-1]
+        live = {tid: value for tid, value in live.items() if tid in self.running}
+        if tuple(live.items()) != self.live:
+            self.live = tuple(live.items())
 
     def on_log_lines(self, message: m.LogLines) -> None:
         self.dashboard.add_lines(message.lines, message.dropped)
@@ -195,6 +205,7 @@ class ResearcherApp(LoopActions):
     def on_trial_ended(self, message: m.TrialEnded) -> None:
         done = message.finished
         self.dashboard.trial_ended(done.trial_id)
+        self.live = tuple((tid, value) for tid, value in self.live if tid != done.trial_id)
         if done.status == TrialStatus.DISCARD:
             return   # the trials view and the status line have it; a toast per trial would bury the log
         metric = "" if done.metric is None else f" {self.source.info.metric}={done.metric:.4g}"

@@ -21,12 +21,15 @@ def bar(fraction: float, width: int) -> str:
     return text + "·" * (width - len(text))
 
 
-def sparkline(values: Sequence[float], width: int) -> str:
-    """The newest ``width`` values, low to high in eight steps (flat: the middle step)."""
+def sparkline(values: Sequence[float], width: int, *, scale: Sequence[float] = ()) -> str:
+    """The newest ``width`` values, low to high in eight steps (flat: the middle step).
+
+    ``scale``: more values the range must cover, so two sparklines drawn with it compare."""
     shown = [v for v in values if math.isfinite(v)][-width:]
     if not shown:
         return ""
-    low, high = min(shown), max(shown)
+    covered = shown + [v for v in scale if math.isfinite(v)]
+    low, high = min(covered), max(covered)
     if high == low:
         return SPARKS[3] * len(shown)
     return "".join(SPARKS[round((v - low) / (high - low) * 7)] for v in shown)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from ...progress import metric_points
 from ..widgets.gpu_meters import GpuMeters
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
@@ -69,6 +70,7 @@ class MainScreen(Screen):
         self.training_log = TrainingLog(max_lines=log_max_lines, id="log")
         self._status_bar = StatusBar(id="status", clock=clock, animate=animate)
         self._log_title = LOG_TITLE
+        self._best_id = ""
 
     def compose(self) -> ComposeResult:
         yield self._status_bar.data_bind(MainScreen.status)
@@ -85,6 +87,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.training_log.focus()
+        self.call_after_refresh(lambda: self.watch_status(self.status))   # a best known before the panes were up
 
     # the loop's news, handed on by the app -----------------------------------------------------
 
@@ -92,6 +95,19 @@ class MainScreen(Screen):
     def showing(self) -> bool:
         """The panes are up: composed, and not being taken down with the app."""
         return self.is_mounted and self.is_attached
+
+    def watch_status(self, status: LoopStatus) -> None:
+        best = status.best[1] if status.best else ""
+        if best != self._best_id and self.showing:
+            self._best_id = best
+            self._load_best_curve(best)
+
+    @work(exclusive=True, group="best-curve", exit_on_error=False)
+    async def _load_best_curve(self, trial_id: str) -> None:
+        """The best run's curve, read once per new best: the running trials are drawn beside it."""
+        rows = await self.app.source.trial_rows([trial_id]) if trial_id else []
+        curve = metric_points(rows[0][1].curve) if rows else []
+        self.running_trials.show_best(trial_id, curve)
 
     def watch_trials(self, news: TrialNews) -> None:
         if not self.showing:

@@ -35,6 +35,7 @@ class TrialsScreen(Screen):
 
     status: reactive[LoopStatus] = reactive(LoopStatus)
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
+    live: reactive[tuple[tuple[str, float], ...]] = reactive(())
 
     def __init__(self, source: Source, *, metric: str, goal: str, clock: Callable[[], float], animate: bool) -> None:
         super().__init__(id="trials")
@@ -61,6 +62,9 @@ class TrialsScreen(Screen):
 
     def watch_status(self, status: LoopStatus) -> None:
         self.table.show_best(status.best[0] if status.best else None)
+
+    def watch_live(self, live: tuple[tuple[str, float], ...]) -> None:
+        self.plot.show_live(live)
 
     def watch_trials(self, news: TrialNews) -> None:
         self.table.show_count(news.count)

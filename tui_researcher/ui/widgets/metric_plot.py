@@ -19,7 +19,9 @@ from textual.widget import Widget
 from ...trial import TrialStatus, better
 from ..series import Point, Series
 
-DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard"}
+LIVE = "live"
+"""A running trial's provisional point: the metric its log said last."""
+DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard", LIVE: "bold $trial-running"}
 FAIL_STYLE = "$trial-crash"
 BEST_STYLE = "$plot-best"
 
@@ -39,6 +41,13 @@ class MetricPlot(Widget):
         """Points that finished while the first read was under way."""
         self.full_range = False
         """False: the y range follows the best quartile (``r`` toggles)."""
+        self.live: tuple[tuple[str, float], ...] = ()
+
+    def show_live(self, live: tuple[tuple[str, float], ...]) -> None:
+        """Running trials' latest metric: provisional points, drawn after the finished ones."""
+        if live != self.live:
+            self.live = live
+            self.refresh()
 
     def toggle_range(self) -> None:
         self.full_range = not self.full_range
@@ -72,7 +81,9 @@ class MetricPlot(Widget):
         points = self.points
         if not points:
             return Content.styled(f"No finished trial with a {self.metric} yet.", "$text-muted")
-        return Content("\n").join(plot_lines(points, self.goal, width, height, full=self.full_range))
+        last = points[-1].row
+        live = [Point(last + k, tid, value, LIVE) for k, (tid, value) in enumerate(self.live, start=1)]
+        return Content("\n").join(plot_lines(points + live, self.goal, width, height, full=self.full_range))
 
 
 def _best_so_far(points: list[Point], goal: str) -> list[float | None]:
@@ -88,7 +99,8 @@ def _best_so_far(points: list[Point], goal: str) -> list[float | None]:
 BRAILLE = 0x2800
 DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 """Braille dot bits by (sub-row, sub-column): each cell is 2 dots wide and 4 high."""
-RANK = {BEST_STYLE: 0, "$text-muted": 1, FAIL_STYLE: 2, DOT_STYLE["discard"]: 3, DOT_STYLE["keep"]: 4}
+RANK = {BEST_STYLE: 0, "$text-muted": 1, FAIL_STYLE: 2, DOT_STYLE["discard"]: 3, DOT_STYLE["keep"]: 4,
+        DOT_STYLE[LIVE]: 5}
 """Which style a cell takes when dots of several share it: a kept trial shows over the rest."""
 FOCUS_MIN_POINTS = 8
 """Fewer trials: the full range (a quartile of a handful says little)."""
@@ -163,6 +175,8 @@ def plot_lines(points: list[Point], goal: str, width: int, height: int, *, full:
     lines.append(Content.styled(" " * (label_w + 2) + axis, "$text-muted"))
     legend: list = [" " * (label_w + 2), ("⠶ keep", DOT_STYLE["keep"]), "  ", ("⠶ discard", DOT_STYLE["discard"]),
                     "  ", ("⠶ failed", FAIL_STYLE), "  ", ("⠒ best so far", BEST_STYLE)]
+    if any(p.status == LIVE for p in points):
+        legend += ["  ", ("⠶ running (so far)", DOT_STYLE[LIVE])]
     if outside:
         legend += ["  ", (f"{outside} off the range (r: full range)", "$text-muted")]
     elif not full and len(points) >= FOCUS_MIN_POINTS:

@@ -10,7 +10,8 @@ The highlighted row is the trial whose log the training-log pane shows: the newe
 the newest row follows the newest again). With one running trial the pane stays hidden
 (the status bar and the log's title say it all) until its log tells its progress or a curve; it
 shows for two or more, or for a job that waits in a queue. Each row's progress bar (with its ETA)
-and its live curve (a sparkline of the metric, else the loss) come from the monitor's readings.
+and its live curve (a sparkline of the metric, else the loss) come from the monitor's readings;
+beside it, on the same scale, the best run's metric up to the same epoch or step.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ...progress import Progress
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample
 
-COLUMNS = ("id", "state", "elapsed", "progress", "curve", "host", "where", "hypothesis")
+COLUMNS = ("id", "state", "elapsed", "progress", "curve", "best", "host", "where", "hypothesis")
 """How far each trial is comes before where it runs: a narrow pane cuts the end."""
 CURVE_CELLS = 12
 NARROW = 80
@@ -84,8 +85,16 @@ class RunningRow:
         """Progress or a curve to show: worth the pane even for one trial."""
         return self.progress is not None or bool(self.metric_curve or self.loss_curve)
 
-    def curve(self, cells: int = CURVE_CELLS) -> str:
+    def curve(self, cells: int = CURVE_CELLS, *, scale: tuple[float, ...] = ()) -> str:
+        if scale and self.metric_curve:
+            return sparkline(list(self.metric_curve), cells, scale=scale)
         return sparkline(list(self.metric_curve or self.loss_curve), cells)
+
+    def best_so_far(self, best: list[tuple[float, float]]) -> list[float]:
+        """The best run's metric up to where this trial is now: the curve to compare with."""
+        if not best or not self.metric_curve or self.progress is None:
+            return []
+        return [v for x, v in best if x <= self.progress.current][-CURVE_CELLS:]
 
     @property
     def pending(self) -> bool:
@@ -140,6 +149,13 @@ class RunningTrials(DataTable):
         self._order = 0
         self._rendered: dict[str, tuple] = {}
         self._title = ""
+        self.best_curve: list[tuple[float, float]] = []
+        """(progress, metric) of the best run so far: each running metric curve is drawn beside it."""
+        self.best_id = ""
+
+    def show_best(self, trial_id: str, curve: list[tuple[float, float]]) -> None:
+        self.best_id, self.best_curve = trial_id, curve
+        self._refresh_rows()
 
     def on_mount(self) -> None:
         for key in COLUMNS:
@@ -368,9 +384,13 @@ class RunningTrials(DataTable):
         elapsed_text = Text("–" if elapsed is None else format_duration(elapsed, always_hours=True),
                             justify="right", style=variables.get("text-muted", "") if row.pending else "")
         narrow = 0 < self.scrollable_content_region.width < NARROW
+        best = [] if narrow else row.best_so_far(self.best_curve)
+        cells = 6 if narrow else CURVE_CELLS
         return [Text(row.trial_id, style="bold"), Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
                 Text(progress_text(row.progress, 5 if narrow else 10), style=variables.get("trial-running", "")),
-                Text(row.curve(6 if narrow else CURVE_CELLS), style=variables.get("accent", "")),
+                Text(row.curve(cells, scale=tuple(best)), style=variables.get("accent", "")),
+                Text(f"best {self.best_id} {sparkline(best, cells, scale=tuple(row.metric_curve))}" if best else "",
+                     style=variables.get("trial-keep", "")),
                 Text(row.host), Text(row.where()),
                 Text(" ".join(row.hypothesis.split()) or "–", style=variables.get("text-muted", ""))]
 
