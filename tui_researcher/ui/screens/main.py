@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
@@ -25,6 +26,7 @@ from ..widgets.gpu_meters import GpuMeters
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
 from ..widgets.running_trials import RunningTrials
+from ..widgets.search_bar import SearchBar
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.tool_calls import ToolCallsTable
 from ..reads import TrialNews
@@ -54,6 +56,8 @@ def _while_showing(method: Method) -> Method:
 class MainScreen(Screen):
     """Owns the dashboard's panes; made once by the app, and kept for the app's life."""
 
+    BINDINGS = [Binding("slash", "search_log", "Search", tooltip="Search the training log (n / N: next, previous)")]
+
     status: reactive[LoopStatus] = reactive(LoopStatus)
     """Bound from the app; bound on to the status bar."""
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
@@ -69,6 +73,7 @@ class MainScreen(Screen):
         self.running_trials = RunningTrials(id="running", clock=clock, animate=animate)
         self.training_log = TrainingLog(max_lines=log_max_lines, id="log")
         self._status_bar = StatusBar(id="status", clock=clock, animate=animate)
+        self.search_bar = SearchBar(id="log-search")
         self._log_title = LOG_TITLE
         self._best_id = ""
 
@@ -83,7 +88,17 @@ class MainScreen(Screen):
                 yield _titled(self.gpu_meters, "GPUs")
                 yield self.running_trials
                 yield _titled(self.training_log, LOG_TITLE)
+        yield self.search_bar
         yield Footer()
+
+    def action_search_log(self) -> None:
+        self.search_bar.open(self.training_log, "search the log (enter; n / N next, previous)",
+                             self.training_log.query_text)
+
+    @on(SearchBar.Submitted)
+    def _search(self, event: SearchBar.Submitted) -> None:
+        if not self.training_log.search(event.value) and event.value.strip():
+            self.app.notify(f"not in the log: {event.value.strip()}", severity="warning", timeout=3, markup=False)
 
     def on_mount(self) -> None:
         self.training_log.focus()

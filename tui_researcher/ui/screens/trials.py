@@ -8,6 +8,7 @@ a bounded series at a time, so opening the view costs the same at any ledger siz
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
@@ -80,19 +81,51 @@ class TrialsScreen(Screen):
         """The full record with its tool calls and dry-run output, read off the UI thread."""
         trial = await self.source.trial_detail(trial_id)
         if trial is not None:
-            await self.app.push_screen(DetailScreen(f"Trial {trial.id}", trial_detail(trial)))
+            log = await self.source.trial_log(trial)
+            await self.app.push_screen(DetailScreen(f"Trial {trial.id}", trial_detail(trial, log)))
 
 
-def trial_detail(t: Trial) -> str:
-    """Everything the ledger knows of one trial, for the detail dialog."""
+LOG_LINES = 40
+"""Of a past trial's log, the last this many lines in its detail."""
+
+
+def trial_detail(t: Trial, log: str = "") -> str:
+    """Everything the ledger knows of one trial, for the detail dialog: params as a table, its diff and log."""
     lines = [f"status    {t.status}" + (f" ({t.label})" if t.label else ""),
              f"metric    {t.metric if t.metric is not None else '–'}",
-             f"params    {t.params}", f"command   {t.command}", f"host      {t.host} pid {t.pid}",
-             f"log       {t.log_path}", "", "hypothesis", t.hypothesis, "", "decision", t.decision or "–"]
+             f"command   {t.command}", f"host      {t.host} pid {t.pid}", f"log       {t.log_path}",
+             "", "params", *params_table(t.params), "", "hypothesis", t.hypothesis, "", "decision", t.decision or "–"]
     if t.tool_calls:
         lines += ["", f"tool calls ({len(t.tool_calls)})"]
         lines += [f"  {call.get('tool', '?')} {'ok' if call.get('ok', True) else 'failed'}" for call in t.tool_calls]
+    diff = edits_diff(t.tool_calls)
+    if diff:
+        lines += ["", "diff (the edits its tool calls made)", *diff]
     output = (t.dry_run or {}).get("output", "")
     if output:
         lines += ["", "dry-run output", output.rstrip()]
+    if log:
+        tail = log.splitlines()[-LOG_LINES:]
+        lines += ["", f"log (last {len(tail)} lines)", *tail]
     return "\n".join(lines)
+
+
+def params_table(params: dict) -> list[str]:
+    """``  lr      0.05``: one parameter a row, names aligned."""
+    if not params:
+        return ["  –"]
+    width = max(len(str(key)) for key in params)
+    return [f"  {str(key):<{width}}  {value}" for key, value in params.items()]
+
+
+def edits_diff(calls: list[dict]) -> list[str]:
+    """A unified diff of every edit a tool call made (its ``path``, ``old`` and ``new``)."""
+    out: list[str] = []
+    for call in calls or ():
+        args = call.get("args") or {}
+        if not (isinstance(args, dict) and isinstance(args.get("old"), str) and isinstance(args.get("new"), str)):
+            continue
+        path = str(args.get("path") or "?")
+        out += [line.rstrip("\n") for line in difflib.unified_diff(
+            args["old"].splitlines(), args["new"].splitlines(), f"a/{path}", f"b/{path}", lineterm="")]
+    return out
