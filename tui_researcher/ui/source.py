@@ -29,6 +29,7 @@ from ..fsutil import append_line, write_atomic
 from ..paths import ProjectPaths
 from ..state import State
 from ..trial import Trial
+from .arrange import Arrangement
 from .reads import EventFollower, ListReads, ReaderThread, Row, TrialReads
 from .series import BUDGET, Series
 
@@ -110,6 +111,9 @@ class Source(ABC):
 
     async def metric_series(self, budget: int = BUDGET) -> Series:
         return await self.ask(lambda r: r.series(budget))
+
+    async def trial_order(self, arrangement: Arrangement) -> list[int]:
+        return await self.ask(lambda r: r.order(arrangement))
 
     async def trial_log(self, trial: Trial) -> str:
         """The end of a trial's log, for its detail ("" where this source cannot reach it)."""

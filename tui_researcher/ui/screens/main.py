@@ -92,8 +92,7 @@ class MainScreen(Screen):
         yield Footer()
 
     def action_search_log(self) -> None:
-        self.search_bar.open(self.training_log, "search the log (enter; n / N next, previous)",
-                             self.training_log.query_text)
+        self.search_bar.open(self.training_log, "search the log (enter; n / N next, previous)")
 
     @on(SearchBar.Submitted)
     def _search(self, event: SearchBar.Submitted) -> None:

@@ -9,6 +9,7 @@ a bounded series at a time, so opening the view costs the same at any ledger siz
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
@@ -19,9 +20,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ..arrange import SORTS, Arrangement
 from ..reads import TrialNews
 from ..series import Point
 from ..widgets.metric_plot import MetricPlot
+from ..widgets.search_bar import SearchBar
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.trials_table import TrialsTable
 from .detail import DetailScreen
@@ -32,7 +35,12 @@ if TYPE_CHECKING:
 
 
 class TrialsScreen(Screen):
-    BINDINGS = [Binding("r", "toggle_range", "Range", tooltip="The plot's y range: the best quartile, or every trial")]
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="Show the trials whose id, status, hypothesis or params say it"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column (S: the other way round)"),
+        Binding("S", "reverse", "Reverse", show=False),
+        Binding("r", "toggle_range", "Range", tooltip="The plot's y range: the best quartile, or every trial"),
+    ]
 
     status: reactive[LoopStatus] = reactive(LoopStatus)
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
@@ -43,6 +51,8 @@ class TrialsScreen(Screen):
         self.source = source
         self.clock = clock
         self.animate = animate
+        self.search_bar = SearchBar(id="trials-filter")
+        self.arrangement = Arrangement()
         self.table = TrialsTable(source.trial_page, id="trials-table")
         self.table.border_title = "Trials"
         self.plot = MetricPlot(source.metric_series, metric=metric, goal=goal, id="metric-plot")
@@ -53,7 +63,41 @@ class TrialsScreen(Screen):
         with Vertical(id="trials-body"):
             yield self.table
             yield self.plot
+        yield self.search_bar
         yield Footer()
+
+    # sort and filter -------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.search_bar.open(self.table, "filter the trials (enter; empty: all)")
+
+    @on(SearchBar.Submitted)
+    def _filtered(self, event: SearchBar.Submitted) -> None:
+        self.apply_arrangement(replace(self.arrangement, text=event.value.strip()))
+
+    def action_sort(self) -> None:
+        keys = list(SORTS)
+        following = keys[(keys.index(self.arrangement.key) + 1) % len(keys)]
+        self.apply_arrangement(replace(self.arrangement, key=following, descending=False))
+
+    def action_reverse(self) -> None:
+        self.apply_arrangement(replace(self.arrangement, descending=not self.arrangement.descending))
+
+    def apply_arrangement(self, arrangement: Arrangement) -> None:
+        self.arrangement = arrangement
+        self._read_order(arrangement, fresh=True)
+
+    @work(exclusive=True, group="trial-order", exit_on_error=False)
+    async def _read_order(self, arrangement: Arrangement, *, fresh: bool = False) -> None:
+        """The rows in the arrangement's order, read off the UI thread (none for the ledger's own order)."""
+        order = None if arrangement.natural else await self.source.trial_order(arrangement)
+        if arrangement != self.arrangement:
+            return
+        if fresh or order != self.table.order:
+            self.table.show_order(order, (arrangement.key, arrangement.descending))
+        what = arrangement.describe()
+        shown = f" · {len(order)} of {self.table.ledger_count}" if order is not None and arrangement.text else ""
+        self.table.border_title = f"Trials · {what}{shown}" if what else "Trials"
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -70,6 +114,8 @@ class TrialsScreen(Screen):
     def watch_trials(self, news: TrialNews) -> None:
         self.table.show_count(news.count)
         self.table.show_rows(list(news.rows))
+        if not self.arrangement.natural and news.rows:   # a new or changed trial may move, enter or leave
+            self._read_order(self.arrangement)
         self.plot.add(point for row, trial in news.rows if (point := Point.of(row, trial)))
 
     @on(TrialsTable.Selected)

@@ -123,7 +123,11 @@ class TrialsTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._read_page = pages
         self.count = 0
-        """Trials in the ledger: the table's height."""
+        """Rows the table shows: the ledger's trials, or those the filter kept."""
+        self.ledger_count = 0
+        self.order: list[int] | None = None
+        """Row numbers shown, sorted and filtered (``arrange.py``); None: every trial, oldest first."""
+        self.sort: tuple[str, bool] = ("id", False)
         self.cursor_row = 0
         self.best: float | None = None
         """The best metric so far (the Δ best column), from the loop's state."""
@@ -142,17 +146,40 @@ class TrialsTable(ScrollView, can_focus=True):
 
     def show_count(self, count: int) -> None:
         """The ledger grew (or this is the first count): the new rows' page is read again."""
-        if count == self.count:
+        if count == self.ledger_count:
             return
-        following = self.count == 0 or self.cursor_row >= self.count - 1
-        old, self.count = self.count, count
+        old, self.ledger_count = self.ledger_count, count
         for page in {max(0, old - 1) // PAGE, max(0, count - 1) // PAGE}:
             if page in self._pages or page in self._loading:
                 self._load(page)
+        if self.order is None:   # sorted or filtered: the screen asks for the new order
+            self._set_count(count)
+
+    def _set_count(self, count: int) -> None:
+        following = self.count == 0 or self.cursor_row >= self.count - 1
+        self.count = count
         self._resize()
         if following:
             self.move_cursor(count - 1)
             self.call_after_refresh(self._scroll_to_cursor)   # once the new height is laid out
+
+    def show_order(self, order: list[int] | None, sort: tuple[str, bool] = ("id", False)) -> None:
+        """Row numbers to show, in this order (None: every trial, oldest first); the cursor goes to the top."""
+        self.order, self.sort = order, sort
+        if sort[0] in LABELS:   # room for the sort mark in its header
+            k = LABELS.index(sort[0])
+            self._widths[k] = max(self._widths[k], cell_len(sort[0]) + 2)
+        self.count = self.ledger_count if order is None else len(order)
+        self.cursor_row = 0
+        self._resize()
+        self.scroll_to(y=0, animate=False, force=True)
+        self._invalidate()
+
+    def _ledger_index(self, index: int) -> int:
+        """The ledger's row index (0 is the first trial) of the table's row ``index``."""
+        if self.order is None:
+            return index
+        return self.order[index] - 1 if 0 <= index < len(self.order) else -1
 
     def show_rows(self, rows: "list[Row]") -> None:
         """Records that changed: a row whose page is held is redrawn at once, the rest wait for their page."""
@@ -173,9 +200,10 @@ class TrialsTable(ScrollView, can_focus=True):
             self._invalidate()
 
     def trial_at(self, index: int) -> "Trial | None":
-        """The trial at a row index (0 is the first), if its page is held."""
-        page = self._pages.get(index // PAGE)
-        return None if page is None else page.get(index)
+        """The trial at a row index of the table (0 is the top), if its page is held."""
+        at = self._ledger_index(index)
+        page = self._pages.get(at // PAGE) if at >= 0 else None
+        return None if page is None else page.get(at)
 
     @property
     def held(self) -> int:
@@ -250,8 +278,8 @@ class TrialsTable(ScrollView, can_focus=True):
     def _read_if_shown(self, page: int) -> None:
         """A first frame drawn before the cursor was scrolled into view must not cost a read."""
         top = round(self.scroll_y)
-        bottom = top + max(1, self.scrollable_content_region.height - 1)
-        if top // PAGE <= page <= (bottom - 1) // PAGE:
+        bottom = min(self.count, top + max(1, self.scrollable_content_region.height - 1))
+        if page in {self._ledger_index(i) // PAGE for i in range(top, bottom)}:
             self._read(page)
         else:
             self._loading.discard(page)   # drawn again if it comes back into view, and asked for then
@@ -339,7 +367,7 @@ class TrialsTable(ScrollView, can_focus=True):
 
     def _row_segments(self, index: int) -> list[Segment]:
         if index >= 0 and self.trial_at(index) is None:
-            self._want(index // PAGE)
+            self._want(max(0, self._ledger_index(index)) // PAGE)
             return self._draw_row(index)   # a placeholder is never kept: drawn again, it asks for its page again
         key = (index, index == self.cursor_row, self._generation, self.size.width)
         segments = self._lines.get(key)
@@ -350,7 +378,9 @@ class TrialsTable(ScrollView, can_focus=True):
     def _draw_row(self, index: int) -> list[Segment]:
         """One row as DataTable draws it: padded cells on the row's style, the cursor's over it."""
         if index < 0:
-            cells = [Text(label) for label in LABELS]
+            key, descending = self.sort
+            cells = [Text(label + ((" ▼" if descending else " ▲") if label == key and self.order is not None else ""))
+                     for label in LABELS]
             row_style = self.get_component_rich_style("trials-table--header")
         else:
             trial = self.trial_at(index)
