@@ -40,7 +40,7 @@ PAGE = 200
 PAGES_KEPT = 16
 """Pages held at most (3,200 trials), least recently drawn dropped first."""
 LABELS = ("id", "status", "metric", "Δ best", "duration", "params", "hypothesis")
-PARAMS_CHARS = 32
+PARAMS_CHARS = 24
 """At most, for the params column: the detail dialog has them whole."""
 HYPOTHESIS_CHARS = 60
 """At most; the last column, it takes what the terminal has left (a narrow one cuts it, not the metric)."""
@@ -353,7 +353,7 @@ class TrialsTable(ScrollView, can_focus=True):
         widths = list(self._widths)
         room = self.scrollable_content_region.width - sum(w + 2 for w in widths[:-1]) - 2
         if room > 0:
-            widths[-1] = max(8, min(widths[-1], room))
+            widths[-1] = max(4, min(widths[-1], room))
         return widths
 
     def render_line(self, y: int) -> Strip:
