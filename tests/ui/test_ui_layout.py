@@ -41,7 +41,12 @@ async def test_80x24_keeps_help_and_quit_compacts_gpus_and_gives_the_table_half(
             assert "util" in line and "%" in line and "/80 GB" in line and "…" not in line
             assert len(line) <= meters.content_size.width
         assert "H100" not in "".join(lines[1:]), "the model is named once, on the host's line"
-        await pilot.press("t")
+        await pilot.press("question_mark")
+        keys_table = app.screen.query_one("#help-keys")
+        await pilot.pause()
+        assert keys_table.row_count >= 14 and keys_table.max_scroll_y == 0, "the help's key table is whole"
+        assert {row[0] for row in app.screen.keys} >= {"/", "s / S", "r", "enter", "?", "q"}
+        await pilot.press("escape", "t")
         table = await wait_until(pilot, lambda: app.screen.query(TrialsTable).first()
                                  if app.screen.query(TrialsTable) else None, what="the trials view")
         plot = app.screen.query_one(MetricPlot)

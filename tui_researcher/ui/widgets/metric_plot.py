@@ -21,7 +21,8 @@ from ..series import Point, Series
 
 LIVE = "live"
 """A running trial's provisional point: the metric its log said last."""
-DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard", LIVE: "bold $trial-running"}
+DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard", "pruned": "$trial-discard",
+             LIVE: "bold $trial-running"}
 FAIL_STYLE = "$trial-crash"
 BEST_STYLE = "$plot-best"
 

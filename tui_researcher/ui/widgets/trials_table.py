@@ -48,9 +48,10 @@ PLACEHOLDER = [Text("…", style="dim")] + [Text("")] * (len(LABELS) - 1)
 
 STATUS_VARIABLE = {
     TrialStatus.KEEP: "trial-keep", TrialStatus.DISCARD: "trial-discard", TrialStatus.RUNNING: "trial-running",
-    TrialStatus.PENDING: "trial-pending",
+    TrialStatus.PENDING: "trial-pending", TrialStatus.PRUNED: "trial-discard",
 }
-"""Statuses with their own colour; every failure (crash, nan, stalled, ...) uses ``trial-crash``."""
+"""Statuses with their own colour (``pruned`` is a judged result, like ``discard``); every failure (crash, nan,
+stalled, ...) uses ``trial-crash``."""
 
 PageReader = Callable[[int, int], Awaitable["list[Row]"]]
 
