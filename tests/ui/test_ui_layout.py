@@ -86,3 +86,10 @@ async def test_memory_opens_at_its_newest_and_the_empty_tool_pane_collapses(xdg_
         tools.add_events([ToolCalled(call_id="c1", tool="read_file", args={"path": "train.py"}, trial_id="t0030")])
         await pilot.pause()
         assert tools.display and tools.row_count == 1
+
+
+def test_the_plans_command_comes_right_under_its_heading():
+    from tui_researcher.ui.widgets.plan import plan_markdown
+
+    text = plan_markdown(3, "t0003", "a long hypothesis " * 20, "task", "criteria", "python train.py --lr 0.1")
+    assert text.splitlines()[:3] == ["**Cycle 3 · t0003**", "", "`python train.py --lr 0.1`"]

@@ -35,14 +35,14 @@ def sparkline(values: Sequence[float], width: int, *, scale: Sequence[float] = (
     return "".join(SPARKS[round((v - low) / (high - low) * 7)] for v in shown)
 
 
-def progress_text(progress: Progress | None, width: int = 10) -> str:
-    """``████▌····· 12/40 0:31``: bar (when the total is known), count, time left."""
+def progress_text(progress: Progress | None, width: int = 10, *, short: bool = False) -> str:
+    """``████▌····· 12/40 eta 0:31``: bar (when the total is known), count, time left (``short``: no "eta")."""
     if progress is None:
         return ""
     parts = []
     if progress.fraction is not None:
         parts.append(bar(progress.fraction, width))
-    parts.append(progress.text().removeprefix("progress=").replace(" eta=", " eta "))
+    parts.append(progress.text().removeprefix("progress=").replace(" eta=", " " if short else " eta "))
     return " ".join(parts)
 
 

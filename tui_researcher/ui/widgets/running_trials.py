@@ -387,7 +387,7 @@ class RunningTrials(DataTable):
         best = [] if narrow else row.best_so_far(self.best_curve)
         cells = 6 if narrow else CURVE_CELLS
         return [Text(row.trial_id, style="bold"), Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
-                Text(progress_text(row.progress, 5 if narrow else 10), style=variables.get("trial-running", "")),
+                Text(progress_text(row.progress, 5 if narrow else 10, short=narrow), style=variables.get("trial-running", "")),
                 Text(row.curve(cells, scale=tuple(best)), style=variables.get("accent", "")),
                 Text(f"best {self.best_id} {sparkline(best, cells, scale=tuple(row.metric_curve))}" if best else "",
                      style=variables.get("trial-keep", "")),
