@@ -93,3 +93,19 @@ def test_the_plans_command_comes_right_under_its_heading():
 
     text = plan_markdown(3, "t0003", "a long hypothesis " * 20, "task", "criteria", "python train.py --lr 0.1")
     assert text.splitlines()[:3] == ["**Cycle 3 · t0003**", "", "`python train.py --lr 0.1`"]
+
+
+async def test_toasts_keep_off_the_logs_last_lines(xdg_config):
+    from textual.geometry import Region
+
+    app = sweep_app(xdg_config)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await started(app, pilot)
+        for k in range(3):
+            app.notify(f"note {k}: a toast with some words in it", timeout=30)
+        toasts = await wait_until(pilot, lambda: list(app.screen.query("Toast")), what="the toasts")
+        await pilot.pause()
+        log = app.screen.query_one("#log").region
+        last_lines = Region(log.x, log.bottom - 6, log.width, 5)
+        for toast in toasts:
+            assert toast.region.height and not toast.region.overlaps(last_lines), (toast.region, last_lines)
