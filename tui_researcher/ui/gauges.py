@@ -1,4 +1,4 @@
-"""Small drawings in text cells: a progress bar, a sparkline. Pure; the panes colour them."""
+"""Small drawings in text cells: a progress bar, a sparkline, a params summary. Pure; the panes colour them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import math
 from typing import Sequence
 
 from ..formats import format_duration
+from .ansi import display_line, plain
 from ..progress import Progress
+
+PARAMS_CHARS = 24
+"""At most, for the trials table's params column: the detail dialog has them whole."""
 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -53,3 +57,16 @@ def short_eta(progress: Progress | None) -> str:
     eta = f" eta {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
     count = progress.text().removeprefix("progress=").split(" ")[0]
     return f"{count}{eta}"
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def params_text(params: dict) -> str:
+    """``lr=0.05 batch=256``: short values, inert, cut to ``PARAMS_CHARS``."""
+    parts = []
+    for key, value in (params or {}).items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={' '.join(plain(display_line(shown)).split())}")
+    return cut(" ".join(parts), PARAMS_CHARS) or "–"

@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...formats import format_duration
-from ..ansi import display_line, plain
+from ..gauges import cut, params_text
 from ...trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -40,8 +40,6 @@ PAGE = 200
 PAGES_KEPT = 16
 """Pages held at most (3,200 trials), least recently drawn dropped first."""
 LABELS = ("id", "status", "metric", "Δ best", "duration", "params", "hypothesis")
-PARAMS_CHARS = 24
-"""At most, for the params column: the detail dialog has them whole."""
 HYPOTHESIS_CHARS = 60
 """At most; the last column, it takes what the terminal has left (a narrow one cuts it, not the metric)."""
 PLACEHOLDER = [Text("…", style="dim")] + [Text("")] * (len(LABELS) - 1)
@@ -404,7 +402,7 @@ class TrialsTable(ScrollView, can_focus=True):
         variables = self.app.theme_variables
         colour = variables.get(STATUS_VARIABLE.get(trial.status, "trial-crash"), "")
         status = Text(trial.status, style=f"bold {colour}")
-        hypothesis = _cut(" ".join(trial.hypothesis.split()), HYPOTHESIS_CHARS)
+        hypothesis = cut(" ".join(trial.hypothesis.split()), HYPOTHESIS_CHARS)
         metric = "–" if trial.metric is None else f"{trial.metric:.4g}"
         best = self.best
         if trial.metric is None or best is None:
@@ -419,15 +417,3 @@ class TrialsTable(ScrollView, can_focus=True):
                 Text(duration, justify="right"), Text(params_text(trial.params), style=variables.get("text-muted", "")),
                 Text(hypothesis, overflow="ellipsis", no_wrap=True)]
 
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def params_text(params: dict) -> str:
-    """``lr=0.05 batch=256``: short values, inert, cut to ``PARAMS_CHARS``."""
-    parts = []
-    for key, value in (params or {}).items():
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={' '.join(plain(display_line(shown)).split())}")
-    return _cut(" ".join(parts), PARAMS_CHARS) or "–"
