@@ -22,7 +22,9 @@ from .formats import format_duration
 from .metrics import parse_key_values
 
 CURVE_POINTS = 240
-"""At most, per trial: a longer curve keeps every other point (its shape, not its every line)."""
+"""At most, per running trial: a longer curve keeps every other point (its shape, not its every line)."""
+CURVE_KEPT = 64
+"""At most, in a finished trial's record: about 1.5 kB, so the store stays small at 100,000 trials."""
 
 _CLOCK = r"\d+(?::\d{2}){1,2}"
 _TQDM = re.compile(r"(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<elapsed>" + _CLOCK
@@ -199,8 +201,14 @@ class ProgressReader:
     def curve(self) -> dict:
         """What the trial keeps: its unit and total, and its (progress, metric, loss) points."""
         where = self.progress()
+        if not self.points and not where:
+            return {}
+        stride = -(-len(self.points) // CURVE_KEPT)
+        kept = self.points[::stride]
+        if self.points and kept[-1] is not self.points[-1]:
+            kept = kept[:-1] + [self.points[-1]]   # the end of the curve is what it reached
         return {"unit": where.unit if where else "", "total": where.total if where else None,
-                "points": [list(p) for p in self.points]} if self.points or where else {}
+                "points": [[_short(v) for v in p] for p in kept]}
 
 
 def read_curve(text: str, metric: str, command: str, *, pattern: str | None = None,
@@ -223,6 +231,10 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
+
+
+def _short(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.6g}")
 
 
 def _finite(value: float | None) -> float | None:

@@ -45,9 +45,9 @@ async def test_one_trial_with_progress_shows_its_bar_eta_and_curve(xdg_config):
                                                                      points=points),), ts=FROZEN_NOW))
         await wait_until(pilot, lambda: table.display and "12/40" in table.get_row_at(0)[3].plain,
                          what="the progress bar")
-        cells = [cell.plain for cell in table.get_row_at(0)]
-        assert cells[3] == "███······· 12/40 eta 0:31"
-        assert cells[4] == "▁▂▂▃▄▄▅▅▆▇▇█", "the metric's rise, drawn live"
+        bar_text, curve = table.get_row_at(0)[3].plain.split("  ")
+        assert bar_text == "███······· 12/40 eta 0:31"
+        assert curve == "▁▂▂▃▄▄▅▅▆▇▇█", "the metric's rise, drawn live"
         bar_line = app.screen.query_one(StatusBar).render().plain
         assert "t0001 1:00 12/40 eta 0:31" in bar_line
 
@@ -71,11 +71,12 @@ async def test_live_curve_beside_the_best_run_and_a_provisional_point_on_the_plo
         source.push(TrialLaunched(trial_id="t0002", host="gpu-a", pid=5, log_path="x", ts=FROZEN_NOW - 60))
         source.push(MonitorSample(host="gpu-a", trials=(TrialSample("t0002", elapsed_s=60.0, progress=PROGRESS,
                                                                      points=points),), ts=FROZEN_NOW))
-        await wait_until(pilot, lambda: table.row_count == 1 and table.get_row_at(0)[5].plain, what="the best's curve")
-        cells = [cell.plain for cell in table.get_row_at(0)]
-        assert cells[5].startswith("best t0001 ") and len(cells[5].split()[-1]) == 12
+        await wait_until(pilot, lambda: table.row_count == 1 and "best t0001" in table.get_row_at(0)[3].plain,
+                         what="the best's curve")
+        _, curve, best = table.get_row_at(0)[3].plain.split("  ")
+        assert best.startswith("best t0001 ") and len(best.split()[-1]) == 12
         assert table.best_curve[:2] == [(1.0, 0.62), (2.0, 0.64)]
-        assert cells[4] == "▁▁▁▂▂▂▂▂▃▃▃▃", "on the best's scale: this run is still below it"
+        assert curve == "▁▁▁▂▂▂▂▂▃▃▃▃", "on the best's scale: this run is still below it"
         await pilot.press("t")
         plot = await wait_until(pilot, lambda: app.screen.query(MetricPlot).first() if app.screen.query(MetricPlot)
                                 else None, what="the trials view")

@@ -33,8 +33,9 @@ from ...progress import Progress
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample
 
-COLUMNS = ("id", "state", "elapsed", "progress", "curve", "best", "host", "where", "hypothesis")
-"""How far each trial is comes before where it runs: a narrow pane cuts the end."""
+COLUMNS = ("id", "state", "elapsed", "progress", "host", "where", "hypothesis")
+"""How far each trial is (bar, count, time left, its curve and the best run's) comes before where it runs: a
+narrow pane cuts the end; one column, so a trial whose log says nothing costs two cells, not six."""
 CURVE_CELLS = 12
 NARROW = 80
 """A pane narrower than this (an 80-column terminal) draws a shorter bar and sparkline."""
@@ -159,7 +160,7 @@ class RunningTrials(DataTable):
 
     def on_mount(self) -> None:
         for key in COLUMNS:
-            self.add_column(key, key=key)
+            self.add_column("", key=key)   # no header: a column is as wide as its cells, an empty one two cells
         self.watch(self.app, "theme", self._recolour, init=False)
         if self.animate:
             self.set_interval(1.0, self._tick)
@@ -386,11 +387,13 @@ class RunningTrials(DataTable):
         narrow = 0 < self.scrollable_content_region.width < NARROW
         best = [] if narrow else row.best_so_far(self.best_curve)
         cells = 6 if narrow else CURVE_CELLS
+        progress = Text("  ").join(part for part in (
+            Text(progress_text(row.progress, 5 if narrow else 10, short=narrow), style=variables.get("trial-running", "")),
+            Text(row.curve(cells, scale=tuple(best)), style=variables.get("accent", "")),
+            Text(f"best {self.best_id} {sparkline(best, cells, scale=tuple(row.metric_curve))}" if best else "",
+                 style=variables.get("trial-keep", ""))) if part.plain)
         return [Text(row.trial_id, style="bold"), Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
-                Text(progress_text(row.progress, 5 if narrow else 10, short=narrow), style=variables.get("trial-running", "")),
-                Text(row.curve(cells, scale=tuple(best)), style=variables.get("accent", "")),
-                Text(f"best {self.best_id} {sparkline(best, cells, scale=tuple(row.metric_curve))}" if best else "",
-                     style=variables.get("trial-keep", "")),
+                progress,
                 Text(row.host), Text(row.where()),
                 Text(" ".join(row.hypothesis.split()) or "–", style=variables.get("text-muted", ""))]
 
