@@ -143,10 +143,11 @@ class ProgressReader:
             if bar:          # Lightning: epochs from 0, the bar is the epoch's batches
                 n += int(bar.group("n")) / max(1, int(bar.group("total")))
             self.epoch, self.epoch_total = n, total or self.epoch_total
-        elif bar:
+        elif bar and float(bar.group("total")) >= (self.steps_total or 0):
+            # the run's bar, not an evaluation's shorter one in between (Hugging Face Trainer prints both)
             self.steps, self.steps_total = float(bar.group("n")), float(bar.group("total"))
             self.steps_eta = parse_clock(bar.group("eta"))
-        elif step := _STEP.search(line):
+        elif not bar and (step := _STEP.search(line)):
             self.steps = float(step.group("n"))
             self.steps_total = _number(step.group("total")) or self.steps_total
             self.steps_eta = None

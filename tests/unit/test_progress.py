@@ -31,6 +31,15 @@ def test_hugging_face_trainer_bar_is_the_whole_run_with_its_own_eta():
     assert reader.points == [(None, None, 0.6931)]   # the loss came before the first bar
 
 
+def test_an_evaluation_bar_in_between_does_not_move_the_runs_progress():
+    reader = ProgressReader.for_trial("eval_accuracy", "python run.py")
+    reader.feed(HF_TRAINER + " 40%|████      | 25/63 [00:02<00:03, 12.1it/s]\n"
+                "{'eval_loss': 0.41, 'eval_accuracy': 0.83, 'epoch': 0.5}\n"
+                " 13%|█▎        | 65/500 [00:34<03:48,  1.91it/s]\n")
+    assert reader.progress() == Progress(65, 500, "step", 228)
+    assert reader.points[-1] == (60.0, 0.83, 0.41)   # the evaluation, at the run's step 60
+
+
 def test_lightning_tqdm_counts_epochs_from_zero_plus_the_epochs_batches():
     reader = ProgressReader.for_trial("val_loss", "python train.py trainer.max_epochs=10")
     reader.feed(LIGHTNING_TQDM)
