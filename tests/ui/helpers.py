@@ -180,7 +180,7 @@ def sweep_trials(now: float) -> list:
 
 def sweep_app(xdg_config, size_note: str = ""):
     """The app on a scripted source: the sweep's ledger, t0030 at epoch 12 of 40 on gpu-a, 4 GPUs read."""
-    from tui_researcher.backends.gpu import GpuReading
+    from tui_researcher.backends.gpu import GpuProcess, GpuReading
     from tui_researcher.events import MonitorSample, PhaseChanged, PlanProposed, TrialLaunched
     from tui_researcher.progress import Progress
     from tui_researcher.settings import Settings
@@ -196,8 +196,10 @@ def sweep_app(xdg_config, size_note: str = ""):
     source.state.phase, source.state.cycle = "monitor", 30
     best = max((t for t in source.trials if t.status == "keep"), key=lambda t: t.metric)
     source.state.best_trial, source.state.best_metric = best.id, best.metric
+    apps = {0: (GpuProcess(4121, "python3", 60500.0), GpuProcess(4180, "tensorboard", 300.0)),
+            2: (GpuProcess(700, "python", 40100.0),)}
     gpus = tuple(GpuReading(index=i, name="NVIDIA H100 80GB HBM3", utilization=u, memory_used_mb=m,
-                            memory_total_mb=81559.0, temperature_c=t, power_w=p)
+                            memory_total_mb=81559.0, temperature_c=t, power_w=p, processes=apps.get(i, ()))
                  for i, (u, m, t, p) in enumerate([(97, 61234, 71, 612), (3, 512, 34, 71), (88, 40321, 66, 540),
                                                    (0, 4, 31, 62)]))
     points = tuple((float(e), round(0.5 + 0.035 * e - 0.0006 * e * e, 4), round(2.0 / e, 4)) for e in range(1, 13))

@@ -1,7 +1,7 @@
 """Per host and GPU: utilisation and memory bars with numbers, temperature, power, a sparkline.
 
-One line per GPU at any width: what does not fit is left out from the end (the sparkline, then
-power, then temperature), never cut to "…"; the model is named once per host.
+One line per GPU at any width: what does not fit is left out from the end (its processes, the
+sparkline, then power, then temperature), never cut to "…"; the model is named once per host.
 
 Only the newest reading of each host is kept and drawn (nvitop); the bridge keeps the short
 history of utilisation per GPU that the sparkline draws. A missing value is ``None`` until here, where it
@@ -40,6 +40,16 @@ def short_name(name: str) -> str:
     for vendor in ("NVIDIA ", "Tesla "):
         name = name.removeprefix(vendor)
     return name[:14]
+
+
+def processes_text(gpu: "GpuReading") -> str:
+    """``  python 4121 30.1G +2``: the GPU's first process (by memory) and how many more."""
+    if not gpu.processes:
+        return ""
+    first = max(gpu.processes, key=lambda p: p.memory_mb or 0.0)
+    memory = f" {first.memory_mb / 1024:.1f}G" if first.memory_mb is not None else ""
+    more = f" +{len(gpu.processes) - 1}" if len(gpu.processes) > 1 else ""
+    return f"  {first.name[:16] or 'pid'} {first.pid}{memory}{more}"
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:
@@ -103,7 +113,8 @@ class GpuMeters(Widget):
         used_cells = sum(len(text) for text, _ in parts)
         history = list(self.history.get((host, gpu.index), ()))
         for extra in ((f"  {_num(temp, '.0f', '°C'):>5}", temp_style), (f" {_num(power, '.0f', 'W'):>5}", ""),
-                      (f"  {sparkline(history)}" if history else "", "$primary")):
+                      (f"  {sparkline(history)}" if history else "", "$primary"),
+                      (processes_text(gpu), "$text-muted")):
             if used_cells + len(extra[0]) > width:
                 break
             parts.append(extra)
