@@ -124,6 +124,8 @@ def _host_commands(sub) -> None:
     attach = _project_parser(sub, "attach", help="open the app on a loop running elsewhere (e.g. --no-ui in tmux)",
                             description=("Open the full-screen app on a loop another process runs (for example "
                                          "`run --no-ui` in tmux); keys send commands to that loop."))
+    attach.add_argument("--read-only", action="store_true",
+                        help="watch only: no key sends a command (pause, pivot, stop, directive)")
     sub.add_parser("mcp", help="the project's tools over MCP on stdio, for a CLI agent the controller starts",
                    description="Started by claude_cli / codex_cli runs, not by hand (see agents/bridge.py).")
 
@@ -166,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return cmd_doctor(Path(args.project), args.config, args.accept_new_host_key, submit_test=args.submit_test)
     if args.command == "attach":
-        return cmd_attach(Path(args.project), args.config)
+        return cmd_attach(Path(args.project), args.config, read_only=args.read_only)
     if args.command == "mcp":
         from .mcp_server import main as mcp_main
         return mcp_main()
@@ -371,13 +373,13 @@ def cmd_doctor(project: Path, config_path: Path | None, accept: str | None, *, s
     return asyncio.run(doctor_hosts(config, project, accept_new_host_key=accept, out=print))
 
 
-def cmd_attach(project: Path, config_path: Path | None) -> int:
+def cmd_attach(project: Path, config_path: Path | None, *, read_only: bool = False) -> int:
     config = _load(project, config_path)
     try:
         from .ui import attach_app
     except ImportError:
         raise ResearcherError("attach needs the full-screen app, which is not in this build yet") from None
-    return attach_app(project, config)
+    return attach_app(project, config, read_only=read_only)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from .errors import BackendError
 from .evaluate import Evaluator
 from .events import TrialFinished
 from .metrics import MetricReader, MetricResult, failure_label
+from .progress import read_curve
 from .project import Project
 from .seeds import SeedChecker
 from .snapshot import SnapshotError
@@ -47,6 +48,8 @@ class Collector:
         trial = ledger.get(tid) or Trial(id=tid, cycle=state.cycle, run_dir=run.run_dir)
         self._absorb(trial, run, tp)
         log_text, results_json = await self._read_outputs(self.backends[run.host], trial.run_dir)
+        trial.curve = read_curve(log_text, self.config.metric.name, trial.command,
+                                 pattern=self.config.monitor.progress, metric_pattern=self.config.metric.pattern)
         ending = Ending(launched=tp.launched, exit_code=tp.exit_code, status=tp.status, reason=tp.reason,
                         training_signal=tp.training_signal)
         result, ending = await self._measure(trial, run, ending, log_text, results_json)

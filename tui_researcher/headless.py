@@ -29,6 +29,7 @@ from .events import (
     UsageChanged,
 )
 from .formats import format_duration
+from .progress import Progress
 from .money import usd
 from .status import open_store
 from .textsafe import inert
@@ -91,8 +92,10 @@ def _sample_entries(event: MonitorSample, verbose: bool) -> list[tuple[str, str]
     for t in event.trials:
         job = f" job={t.job_id} state={t.state}" if t.job_id else ""
         reason = f" reason={t.reason}" if t.reason else ""
+        where = Progress.from_dict(t.progress)
+        progress = f" {where.text()}" if where else ""
         out.append(("MONITOR", f"trial={t.trial_id} host={event.host}{job}{reason} alive={str(t.alive).lower()} "
-                               f"elapsed={t.elapsed_s:.0f}s log_bytes={t.log_bytes}"))
+                               f"elapsed={t.elapsed_s:.0f}s{progress} log_bytes={t.log_bytes}"))
     if not event.reachable:
         out.append(("MONITOR", f"host={event.host} unreachable: {event.gpu_error}"))
     for g in event.gpus if verbose else ():

@@ -10,11 +10,13 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import MetricConfig
 from .textsafe import plain
 from .trial import better
+
+if TYPE_CHECKING:   # the config's models stay out of `status`, which reads logs' numbers too
+    from .config import MetricConfig
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)"
 # `key: value` or `key=value`, several per line (`epoch=3 loss=0.41 val_acc=0.82`)

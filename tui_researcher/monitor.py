@@ -14,6 +14,7 @@ from .backends.base import Backend, HostProbe, TrialProbe, TrialRef
 from .bus import EventBus
 from .errors import BackendError
 from .events import MonitorSample
+from .live import LiveReading, LiveTrials
 from .project import Project
 from .trial import KillOrder, RunningTrial, TrialSample, TrialStatus
 
@@ -32,6 +33,8 @@ class Monitor:
         self.launching: set[str] = set()
         """Launches in flight in this process: not the monitor's to probe yet."""
         self._kill_sent: dict[str, float] = {}
+        self.live = LiveTrials(project)
+        """Progress, live curve and the early stops (nan, pruned) read from each trial's new lines."""
 
     @property
     def running(self) -> dict[str, RunningTrial]:
@@ -81,17 +84,20 @@ class Monitor:
                 if tp.data:
                     lines.extend((tid, line) for line in tp.data.splitlines())
                 changed |= self._absorb(run, tp, now)
-                samples.append(self._sample(run, tp, now))
+                live = self.live.read(run, tp.data, now)
+                changed |= self._note_progress(run, live)
+                samples.append(self._sample(run, tp, now, live))
                 if tp.finished or (not tp.launched and not tp.alive):
                     ended.append((tid, tp))
                 elif run.started:
-                    changed |= await self._enforce_limits(run, now)
+                    changed |= await self._enforce_limits(run, now, live)
             self.bus.emit(MonitorSample(host=name, reachable=probe.reachable, gpus=tuple(probe.gpus or ()),
                                         gpu_error=probe.gpu_error or probe.error, trials=tuple(samples),
                                         lines=tuple(lines)))
             for tid, tp in ended:
                 await self.on_ended(tid, tp)
                 self._kill_sent.pop(tid, None)
+                self.live.ended(tid)
                 changed = True
         if changed:
             self.project.save_state()
@@ -114,11 +120,20 @@ class Monitor:
         return self._note_job_state(run, tp, now) or changed
 
     @staticmethod
-    def _sample(run: RunningTrial, tp: TrialProbe, now: float) -> TrialSample:
+    def _sample(run: RunningTrial, tp: TrialProbe, now: float, live: LiveReading) -> TrialSample:
         return TrialSample(trial_id=run.id, alive=tp.alive, log_bytes=tp.size,
                            elapsed_s=round(now - run.started, 1) if run.started else 0.0,
                            state=tp.state or ("RUNNING" if tp.alive else ""), reason=tp.reason,
-                           job_id=run.job_id, node=tp.node)
+                           job_id=run.job_id, node=tp.node, progress=run.progress, points=live.points)
+
+    @staticmethod
+    def _note_progress(run: RunningTrial, live: LiveReading) -> bool:
+        """The progress ``status`` reads from the state: saved when the count or its total moves."""
+        if live.progress is None:
+            return False
+        before = run.progress or {}
+        run.progress = live.progress.to_dict()
+        return (before.get("current"), before.get("total")) != (live.progress.current, live.progress.total)
 
     def _note_job_state(self, run: RunningTrial, tp: TrialProbe, now: float) -> bool:
         """A queued job: remember Slurm's reason while it waits, and when it really started running."""
@@ -138,13 +153,16 @@ class Monitor:
             changed = True
         return changed
 
-    async def _enforce_limits(self, run: RunningTrial, now: float) -> bool:
-        """Stall and timeout: kill the process group and record why."""
+    async def _enforce_limits(self, run: RunningTrial, now: float, live: LiveReading) -> bool:
+        """Stall, timeout, a non-finite loss, a pruned curve: kill the process group and record why."""
         sent = self._kill_sent.get(run.id)
         if sent is not None:
             if now - sent > KILL_GRACE_S:
                 await self.signal(run.id, "SIGKILL")
             return False
+        if live.stop is not None:
+            await self.kill(run.id, live.stop.status, live.stop.label)
+            return True
         started = run.started or now
         max_runtime = self.config.experiment.max_runtime
         if max_runtime and now - started > max_runtime:

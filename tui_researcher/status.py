@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from .errors import ResearcherError
 from .ledger import Ledger
 from .paths import ProjectPaths
+from .progress import Progress
 from .state import ProjectLock, State
 from .store import Store, StoreError
 
@@ -86,7 +87,7 @@ def summary(at: Where) -> dict[str, Any]:
                         "runner_pid": run.pid, "job_id": run.job_id,
                         "state": "PENDING" if run.job_id and not started else "RUNNING", "reason": run.reason,
                         "log": run.log_path or run.run_dir, "elapsed_s": round(now - started, 1) if started else None,
-                        "hypothesis": trial.hypothesis if trial else ""})
+                        "hypothesis": trial.hypothesis if trial else "", "progress": run.progress})
     best_trial = ledger.get(state.best_trial) if ledger and state.best_trial else None
     if store:
         store.close()
@@ -126,7 +127,9 @@ def print_summary(s: dict[str, Any], out: TextIO = sys.stdout) -> None:
         elapsed = f"{r['elapsed_s']:.0f}s" if r["elapsed_s"] is not None else "-"
         where = (f"job {r['job_id']} {r['state']}" + (f" ({r['reason']})" if r["reason"] else "")
                  if r["job_id"] else f"pid {r['pid']}")
-        print(f"running   {r['id']} on {r['host']}{gpus} {where} elapsed {elapsed} log {r['log']}", file=out)
+        progress = Progress.from_dict(r.get("progress"))
+        shown = f" {progress.text()}" if progress else ""
+        print(f"running   {r['id']} on {r['host']}{gpus} {where} elapsed {elapsed}{shown} log {r['log']}", file=out)
     print(f"decision  {s['last_decision'] or '-'}", file=out)
     by_status = ", ".join(f"{n} {status}" for status, n in sorted(s["by_status"].items()))
     print(f"trials    {s['trials']} in the ledger" + (f" ({by_status})" if by_status else ""), file=out)

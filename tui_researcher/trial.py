@@ -46,6 +46,8 @@ class TrialStatus(StrEnum):
     """It would be the new best: its re-runs with other seeds decide (experiment.confirm_seeds)."""
     SEED_RUN = "seed_run"
     """A re-run of a would-be best with another seed: its metric counts in that trial's mean."""
+    PRUNED = "pruned"
+    """Stopped by the monitor: its metric so far was worse than finished trials' median at that point."""
 
     @property
     def finished(self) -> bool:
@@ -141,6 +143,8 @@ class Trial:
     """Its metric's mean over itself and its seed re-runs."""
     spread: float | None = None
     """Their spread (max - min): a new best must beat the best's mean by more than this."""
+    curve: dict[str, Any] = field(default_factory=dict)
+    """What its log said while it trained: ``{"unit", "total", "points": [[progress, metric, loss], ...]}``."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, shallow: for JSON (the store) or for reading; ``copy`` for an independent trial."""
@@ -215,6 +219,8 @@ class RunningTrial:
     launching: bool = False
     """Recorded before the launch was attempted; cleared when the backend answered."""
     kill: KillOrder | None = None
+    progress: dict[str, Any] | None = None
+    """The monitor's last reading of its progress (``progress.Progress.to_dict``), for ``status``."""
 
     @classmethod
     def of(cls, trial: Trial) -> RunningTrial:
@@ -251,6 +257,10 @@ class TrialSample:
     reason: str = ""
     job_id: str = ""
     node: str = ""
+    progress: dict[str, Any] | None = None
+    """``progress.Progress.to_dict``: current, total, unit, eta_s; None while the log has not said."""
+    points: tuple[tuple[float | None, float | None, float | None], ...] = ()
+    """(progress, metric, loss) the log said since the previous poll: the live curve."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -258,4 +268,6 @@ class TrialSample:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialSample":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        values["points"] = tuple(tuple(p) for p in values.get("points") or ())
+        return cls(**values)

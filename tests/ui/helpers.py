@@ -148,3 +148,73 @@ def parallel_running(now: float) -> dict[str, RunningTrial]:
         "t0007": RunningTrial(id="t0007", host="slurm", run_dir="runs/t0007", job_id="1234", submitted=now - 90,
                               reason="Resources"),
     }
+
+
+# a sweep seen at three terminal sizes: 30 trials, one training with its progress, 4 GPUs ---------
+
+SWEEP_VALUES = [0.61] + [round(0.90 + 0.003 * i - (0.004 if i % 3 else 0.0), 4) for i in range(1, 29)] + [None]
+
+
+def sweep_trials(now: float) -> list:
+    """30 trials: one early outlier, a slow climb, the last one running."""
+    from tui_researcher.trial import Trial, TrialStatus
+
+    trials, best = [], None
+    for i, value in enumerate(SWEEP_VALUES, start=1):
+        if value is None:
+            status = TrialStatus.RUNNING
+        elif i % 7 == 0:
+            status, value = TrialStatus.CRASH, None
+        elif best is None or value > best:
+            status, best = TrialStatus.KEEP, value
+        else:
+            status = TrialStatus.DISCARD
+        trials.append(Trial(id=f"t{i:04d}", cycle=i, hypothesis=f"lr {0.01 * (i % 9 + 1):.2f} with "
+                                                                 f"{'mixup' if i % 2 else 'cutout'} and width {i % 4 + 1}",
+                            params={"lr": round(0.01 * (i % 9 + 1), 2), "aug": "mixup" if i % 2 else "cutout",
+                                    "width": i % 4 + 1},
+                            status=status, metric=value, duration=None if value is None and status == "running"
+                            else 600.0 + 17 * i, host="gpu-a", started=now - 90000 + 700 * i))
+    return trials
+
+
+def sweep_app(xdg_config, size_note: str = ""):
+    """The app on a scripted source: the sweep's ledger, t0030 at epoch 12 of 40 on gpu-a, 4 GPUs read."""
+    from tui_researcher.backends.gpu import GpuProcess, GpuReading
+    from tui_researcher.events import MonitorSample, PhaseChanged, PlanProposed, TrialLaunched
+    from tui_researcher.progress import Progress
+    from tui_researcher.settings import Settings
+    from tui_researcher.ui.app import ResearcherApp
+    from tui_researcher.ui.source import QueueSource, SourceInfo
+
+    now = FROZEN_NOW
+    source = QueueSource(SourceInfo(project="cifar-sweep", metric="val_acc", goal="max", hosts=("gpu-a",)))
+    source.trials = sweep_trials(now)
+    progress = Progress(12, 40, "epoch", 31 * 60.0).to_dict()
+    source.state.running = {"t0030": RunningTrial(id="t0030", host="gpu-a", run_dir="runs/t0030", gpus=(2,),
+                                                  pid=700, started=now - 830, progress=progress)}
+    source.state.phase, source.state.cycle = "monitor", 30
+    best = max((t for t in source.trials if t.status == "keep"), key=lambda t: t.metric)
+    source.state.best_trial, source.state.best_metric = best.id, best.metric
+    apps = {0: (GpuProcess(4121, "python3", 60500.0), GpuProcess(4180, "tensorboard", 300.0)),
+            2: (GpuProcess(700, "python", 40100.0),)}
+    gpus = tuple(GpuReading(index=i, name="NVIDIA H100 80GB HBM3", utilization=u, memory_used_mb=m,
+                            memory_total_mb=81559.0, temperature_c=t, power_w=p, processes=apps.get(i, ()))
+                 for i, (u, m, t, p) in enumerate([(97, 61234, 71, 612), (3, 512, 34, 71), (88, 40321, 66, 540),
+                                                   (0, 4, 31, 62)]))
+    points = tuple((float(e), round(0.5 + 0.035 * e - 0.0006 * e * e, 4), round(2.0 / e, 4)) for e in range(1, 13))
+    for event in [
+        PhaseChanged(phase="monitor", cycle=30, ts=now - 830),
+        PlanProposed(trial_id="t0030", cycle=30, hypothesis=source.trials[-1].hypothesis, ts=now - 840),
+        TrialLaunched(trial_id="t0030", host="gpu-a", pid=700, log_path="runs/t0030/train.log", gpus=(2,),
+                      ts=now - 830),
+        MonitorSample(host="gpu-a", gpus=gpus,
+                      trials=(TrialSample("t0030", elapsed_s=830.0, log_bytes=4096, state="RUNNING",
+                                          progress=progress, points=points),),
+                      lines=tuple(("t0030", f"epoch={e} loss={2.0 / e:.4f} val_acc={v:.4f}")
+                                  for e, v, _ in ((int(p[0]), p[1], p[2]) for p in points)), ts=now - 5),
+    ]:
+        source.push(event)
+    source.close()
+    return ResearcherApp(source, settings=Settings(), settings_path=xdg_config / "settings.toml",
+                         clock=lambda: now, animate=False)

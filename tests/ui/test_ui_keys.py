@@ -80,7 +80,8 @@ async def test_k_stops_the_running_trial_after_confirmation(slow_project, xdg_co
         tid, pid = live.trial_id, live.pid
         await live.pilot.press("k")
         assert isinstance(live.app.screen, ConfirmStopScreen)
-        await live.pilot.press("enter")
+        assert live.app.focused.id == "keep", "k then Enter stops nothing"
+        await live.pilot.press("left", "enter")
         await wait_until(live.pilot, lambda: trial_status(slow_project, tid) == "cancelled", what="cancelled")
         await wait_until(live.pilot, lambda: not pid_alive(pid), what="the trial's process to end")
 

@@ -58,15 +58,15 @@ async def test_parallel_trials_have_a_row_each_with_placement_state_and_elapsed(
         assert not table.display, "no trial: no pane"
         for event in parallel_events(FROZEN_NOW):
             source.push(event)
-        await wait_until(pilot, lambda: table.row_count == 3 and "PENDING" in rows(table)[2][3], what="three rows")
+        await wait_until(pilot, lambda: table.row_count == 3 and "PENDING" in rows(table)[2][1], what="three rows")
         await pilot.pause()
         assert table.display
-        assert [r[:5] for r in rows(table)] == [
-            ["t0005", "gpu-a", "gpu 0,1", "RUNNING", "1:01:40"],
-            ["t0006", "gpu-b", "gpu 3", "RUNNING", "0:10:00"],
-            ["t0007", "slurm", "job 1234", "PENDING (Resources)", "0:01:30"],   # waiting since it was submitted
+        assert [r[:3] + r[4:6] for r in rows(table)] == [
+            ["t0005", "RUNNING", "1:01:40", "gpu-a", "gpu 0,1"],
+            ["t0006", "RUNNING", "0:10:00", "gpu-b", "gpu 3"],
+            ["t0007", "PENDING (Resources)", "0:01:30", "slurm", "job 1234"],   # waiting since it was submitted
         ]
-        assert rows(table)[1][5].startswith("Mixup with alpha 0.2") and rows(table)[0][5].endswith("…")
+        assert rows(table)[1][-1].startswith("Mixup with alpha 0.2") and rows(table)[0][-1].endswith("…")
         assert table.border_title == "Running trials (3)"
         # the newest launched trial with a log (the queued job has none yet) is the one shown, and only it
         assert table.shown == "t0006" and table.get_row_at(table.cursor_row)[0].plain == "t0006"
@@ -80,8 +80,8 @@ async def test_parallel_trials_have_a_row_each_with_placement_state_and_elapsed(
 
         # Slurm starts the job: state, node, elapsed from the reading
         source.push(sample("slurm", "t0007", elapsed=5.0, job_id="1234", node="node-x"))
-        await wait_until(pilot, lambda: rows(table)[2][3] == "RUNNING", what="the job to run")
-        assert rows(table)[2][2:5] == ["job 1234 on node-x", "RUNNING", "0:00:05"]
+        await wait_until(pilot, lambda: rows(table)[2][1] == "RUNNING", what="the job to run")
+        assert rows(table)[2][1:3] + rows(table)[2][5:6] == ["RUNNING", "0:00:05", "job 1234 on node-x"]
         assert table.shown == "t0007", "a job that starts is the newest trial with a log"
         assert shown(log) == [] and log.border_title == "Training log · t0007 · slurm job 1234 on node-x"
 
@@ -183,15 +183,15 @@ async def test_an_attached_app_lists_trials_it_never_saw_launch_and_elapsed_tick
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(RunningTrials)
         await wait_until(pilot, lambda: table.row_count == 3, what="rows from the state")
-        assert [r[:5] for r in rows(table)] == [
-            ["t0005", "gpu-a", "gpu 0,1", "RUNNING", "1:01:40"],
-            ["t0006", "gpu-b", "gpu 3", "RUNNING", "0:10:00"],
-            ["t0007", "slurm", "job 1234", "PENDING (Resources)", "0:01:30"],
+        assert [r[:3] + r[4:6] for r in rows(table)] == [
+            ["t0005", "RUNNING", "1:01:40", "gpu-a", "gpu 0,1"],
+            ["t0006", "RUNNING", "0:10:00", "gpu-b", "gpu 3"],
+            ["t0007", "PENDING (Resources)", "0:01:30", "slurm", "job 1234"],
         ]
         assert app.screen.query_one(StatusBar).render().plain.count("3 trials running") == 1
         now[0] += 65
         table._tick()
-        assert [r[4] for r in rows(table)] == ["1:02:45", "0:11:05", "0:02:35"]
+        assert [r[2] for r in rows(table)] == ["1:02:45", "0:11:05", "0:02:35"]
         # the state no longer lists t0006 (it ended before this app saw it end): its row goes
         source.state.running.pop("t0006")
         source.push(MonitorSample(host="gpu-a"))   # any state-changing event makes the bridge re-read the state
@@ -260,7 +260,7 @@ async def test_two_real_trials_in_parallel_each_with_its_own_log(tmp_path: Path,
             await wait_until(pilot, both, what="two trials running")
             pids.extend(p.pid for p in controller.state.running.values())
             # a row says LAUNCHING from the state file until the launch event reaches the app
-            await wait_until(pilot, lambda: [r[2:4] for r in rows(table)] == [["cpu", "RUNNING"]] * 2,
+            await wait_until(pilot, lambda: [[r[5], r[1]] for r in rows(table)] == [["cpu", "RUNNING"]] * 2,
                              what="both rows to say RUNNING")
             first, second = (row[0] for row in rows(table))
             assert table.display

@@ -292,13 +292,14 @@ class HelperBackend(Backend):
                 training_signal=(ex.get("training_signal") or "") if not ex.get("signal") else "")
         g = r.get("gpu")
         if g is not None:
-            probe.gpus = parse_nvidia_smi(g["csv"]) if g.get("csv") is not None else None
+            probe.gpus = parse_nvidia_smi(g["csv"], g.get("apps") or "") if g.get("csv") is not None else None
             probe.gpu_error = g.get("error", "")
         return probe
 
     async def gpus(self) -> tuple[list[GpuReading] | None, str]:
         r = await self.call("gpus")
-        return (parse_nvidia_smi(r["csv"]) if r.get("csv") is not None else None), r.get("error", "")
+        return (parse_nvidia_smi(r["csv"], r.get("apps") or "") if r.get("csv") is not None else None), \
+            r.get("error", "")
 
     async def kill(self, pid, start_time="", signal="SIGTERM", *, job_id="") -> bool:
         r = await self.call("kill", pid=pid, start_time=start_time, signal=signal)

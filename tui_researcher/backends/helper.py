@@ -35,6 +35,7 @@ SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUT
 MAX_OUTPUT = 200000
 LAUNCH_GRACE_S = 30.0
 GPU_QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,uuid"
+APPS_QUERY = "gpu_uuid,pid,used_memory,process_name"
 
 TRIAL_RUNNER = r'''
 import json, os, re, signal, subprocess, sys, time
@@ -505,7 +506,18 @@ class Helper:
             return {"csv": None, "error": "nvidia-smi failed: %s" % exc}
         if proc.returncode != 0:
             return {"csv": None, "error": (proc.stderr or proc.stdout).strip()[:300] or "nvidia-smi failed"}
-        return {"csv": proc.stdout, "error": ""}
+        return {"csv": proc.stdout, "error": "", "apps": self._compute_apps(exe)}
+
+    @staticmethod
+    def _compute_apps(exe):
+        """Each GPU's processes (nvtop's list); "" when the driver will not say: the readings stand without."""
+        try:
+            proc = subprocess.run([exe, "--query-compute-apps=" + APPS_QUERY, "--format=csv,noheader,nounits"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                  timeout=15)
+        except (subprocess.TimeoutExpired, OSError):
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
 
     # plumbing -----------------------------------------------------------------
 

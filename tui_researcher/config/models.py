@@ -80,6 +80,7 @@ EVALUATE_FIELDS = ("run_dir", "trial", "workspace")
 Mode = _one_of("local", "ssh", "slurm")
 Provider = _one_of("offline", "anthropic", "openai", "claude_cli", "codex_cli")
 Goal = _one_of("max", "min")
+Prune = _one_of("none", "median")
 Strategy = _one_of("grid", "random", "best_neighbour", "tpe")
 Selection = _one_of("ucb", "fifo")
 Gate = Annotated[Any, AfterValidator(_checked(_gate_problem))]
@@ -281,6 +282,25 @@ class MonitorConfig(Section):
     stall_timeout: float = Field(1800.0, ge=0)
     zero_llm: bool = True
     notify_on_complete: bool = False
+    progress: str | None = None
+    """A regex for the trial's progress, named groups ``current`` and ``total``; default: epoch, step, tqdm."""
+    prune: Prune = "none"
+    """``median``: stop a trial whose best metric so far is worse than finished trials' median at that point."""
+    prune_warmup: float = Field(1.0, ge=0)
+    """Progress (epochs or steps, as the log counts) before a trial may be pruned."""
+    prune_min_trials: int = Field(3, ge=1)
+    """Finished trials with a curve needed before any trial is pruned."""
+
+    @field_validator("progress")
+    @classmethod
+    def _progress_regex(cls, value: str | None) -> str | None:
+        try:
+            pattern = re.compile(value or "")
+        except re.error as exc:
+            raise config_error(f"not a valid regular expression: {exc}") from exc
+        if value and "current" not in pattern.groupindex and pattern.groups < 1:
+            raise config_error("needs a group for the progress: (?P<current>\\d+), and (?P<total>\\d+) if the log says it")
+        return value
 
 
 class ExperimentConfig(Section):

@@ -33,11 +33,11 @@ def run_app(project: Path, config: "Config", *, max_cycles: int | None = None,
     return asyncio.run(main())
 
 
-def attach_app(project: Path, config: "Config") -> int:
-    """Open the app on a loop that runs elsewhere; quitting it never stops that loop."""
+def attach_app(project: Path, config: "Config", *, read_only: bool = False) -> int:
+    """Open the app on a loop that runs elsewhere; quitting it never stops that loop (read-only: sends nothing)."""
     from .app import ResearcherApp
     from .source import FileSource
 
-    app = ResearcherApp(FileSource(project, config))
+    app = ResearcherApp(FileSource(project, config, read_only=read_only))
     app.run()
     return app.return_code or 0

@@ -25,7 +25,7 @@ from .screens.help import HelpScreen, key_rows
 from .screens.hypotheses import HypothesesScreen
 from .screens.pivot import PivotScreen
 from .screens.quit import DETACH, STOP, QuitScreen
-from .widgets.status_bar import LoopStatus
+from .widgets.status_bar import LoopStatus, refusal
 
 if TYPE_CHECKING:
     from .screens.main import MainScreen
@@ -38,7 +38,9 @@ LOOP_ACTIONS = frozenset({"pause", "resume", "pivot", "directive", "stop_trial",
 
 
 class LoopActions(App[int]):
-    BINDINGS = [
+    BINDINGS = [   # help and quit first: a narrow footer cuts the end of the list, never these two
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what it does"),
+        Binding("q", "request_quit", "Quit", id="quit", tooltip="Quit, choosing what happens to training"),
         Binding("p", "pause", "Pause", id="pause", tooltip="Stop planning new trials; running training goes on"),
         Binding("p", "resume", "Resume", id="resume", tooltip="Plan and launch trials again"),
         Binding("v", "pivot", "Pivot", id="pivot", tooltip="The next THINK must change direction"),
@@ -49,11 +51,11 @@ class LoopActions(App[int]):
         Binding("ctrl+t", "next_theme", "Theme", id="next_theme", tooltip="Next theme (remembered)"),
         Binding("h", "hypotheses", "Pool", id="hypotheses", show=False,
                 tooltip="The hypothesis pool: value, tries, best result, status"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and what it does"),
-        Binding("q", "request_quit", "Quit", id="quit", tooltip="Quit, choosing what happens to training"),
         Binding("ctrl+q", "request_quit", "Quit", id="quit_now", show=False, priority=True),
     ]
 
+    running: reactive[tuple[str, ...]] = reactive(())
+    """Ids of the running trials, as the controller's state last said (open dialogs follow it)."""
     paused = reactive(False, bindings=True)
     """Planning is paused (what `p` does next depends on it)."""
     status: reactive[LoopStatus] = reactive(LoopStatus)
@@ -70,8 +72,6 @@ class LoopActions(App[int]):
         self.theme_names: list[str] = []
         self.theme_chosen = False
         """Themes are registered: a change of theme from now on is the user's, and is remembered."""
-        self.running: tuple[str, ...] = ()
-        """Ids of the running trials, as the controller's state last said."""
         self.loop_alive = not source.attached
         self.loop_ended = False
         self.exit_code: int | None = None
@@ -93,16 +93,22 @@ class LoopActions(App[int]):
         return True
 
     def action_pause(self) -> None:
+        if self._refused():
+            return
         self.paused = True
         self.set_status(paused=True)
         self.send(Pause())
 
     def action_resume(self) -> None:
+        if self._refused():
+            return
         self.paused = False
         self.set_status(paused=False)
         self.send(Resume())
 
     def action_pivot(self) -> None:
+        if self._refused():
+            return
         def sent(reason: str | None) -> None:
             if reason is not None:
                 self.send(Pivot(reason=reason))
@@ -111,6 +117,9 @@ class LoopActions(App[int]):
         self.push_screen(PivotScreen(), sent)
 
     def action_directive(self) -> None:
+        if self.source.read_only and self._refused():
+            return
+
         def sent(text: str | None) -> None:
             if text:
                 self.send(Directive(text=text))
@@ -119,6 +128,8 @@ class LoopActions(App[int]):
         self.push_screen(DirectiveScreen(), sent)
 
     def action_stop_trial(self) -> None:
+        if self._refused():
+            return
         if not self.running:
             self.notify("no trial is running", severity="warning", timeout=4)
             return
@@ -195,10 +206,16 @@ class LoopActions(App[int]):
 
     # commands ----------------------------------------------------------------------------------
 
+    def _refused(self) -> bool:
+        """Keys that steer a loop nobody runs (or a read-only app) do nothing: the status line's banner says why."""
+        if refusal(self.status):
+            self.bell()
+            return True
+        return False
+
     def send(self, command: Command) -> None:
-        if self.source.attached and not self.loop_alive and not isinstance(command, Directive):
-            self.notify("no controller is running this project: the command waits in commands.jsonl "
-                        "but is only applied by a controller that is running now", severity="warning", timeout=8)
+        if self.source.read_only or (refusal(self.status) and not isinstance(command, Directive)):
+            return   # refused (the banner says so); a directive waits for the next THINK of any run
         self._send(command)
 
     @work(group="commands", exit_on_error=False)

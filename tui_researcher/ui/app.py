@@ -24,12 +24,14 @@ from ..settings import Settings, load_settings
 from . import messages as m
 from .actions import MAIN, TRIALS, LoopActions
 from .bridge import Bridge
+from .gauges import short_eta
 from .screens.main import MainScreen
 from .screens.trials import TrialsScreen
 from .reads import TrialNews
 from .source import Source
 from .themes import VARIABLE_DEFAULTS, choose_theme, load_themes
 from .widgets.status_bar import LoopStatus
+from ..progress import Progress
 from ..trial import TrialStatus
 
 
@@ -40,6 +42,8 @@ class ResearcherApp(LoopActions):
 
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
     """The ledger's latest news: the trial count and the records that just changed (never the whole ledger)."""
+    live: reactive[tuple[tuple[str, float], ...]] = reactive(())
+    """(trial id, the metric its log said last) for each running trial: the plot's provisional points."""
 
     def __init__(self, source: Source, *, settings: Settings | None = None, settings_path: Path | None = None,
                  theme_dirs: list[Path] | None = None, clock: Callable[[], float] = time.time,
@@ -53,12 +57,13 @@ class ResearcherApp(LoopActions):
         self.source_ended = False
         info = source.info
         self.set_reactive(ResearcherApp.status, LoopStatus(project=info.project, hosts=info.hosts,
-                                                           metric=info.metric, attached=source.attached))
+                                                           metric=info.metric, attached=source.attached,
+                                                           read_only=source.read_only))
         self.dashboard = MainScreen(info.hosts, log_max_lines=settings.log_max_lines, clock=clock, animate=animate)
         self.add_mode(MAIN, lambda: self.dashboard.data_bind(ResearcherApp.status, ResearcherApp.trials))
         self.add_mode(TRIALS, lambda: TrialsScreen(source, metric=info.metric, goal=info.goal, clock=clock,
                                                    animate=animate)
-                      .data_bind(ResearcherApp.status, ResearcherApp.trials))
+                      .data_bind(ResearcherApp.status, ResearcherApp.trials, ResearcherApp.live))
         self.bridge = Bridge(self, source, max_pending_lines=settings.log_max_lines)
 
     # start ------------------------------------------------------------------------------------
@@ -143,9 +148,12 @@ class ResearcherApp(LoopActions):
         self.running = tuple(state.running)
         self.dashboard.show_running(state.running)
         running = tuple((tid, place.started) for tid, place in state.running.items())
+        progress = tuple((tid, short_eta(Progress.from_dict(place.progress))) for tid, place in state.running.items()
+                         if place.progress)
         best = (state.best_metric, state.best_trial) if state.best_trial and state.best_metric is not None else None
-        self.set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, best=best,
-                        tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today, alive=self.loop_alive)
+        self.set_status(phase=state.phase, cycle=state.cycle, paused=state.paused, running=running, progress=progress,
+                        best=best, tokens_today=state.usage.tokens_today, usd_today=state.usage.usd_today,
+                        alive=self.loop_alive)
 
     def on_trials_changed(self, message: m.TrialsChanged) -> None:
         self.trials = message.news   # the best so far comes with the state (best_trial, best_metric)
@@ -178,6 +186,14 @@ class ResearcherApp(LoopActions):
 
     def on_host_sampled(self, message: m.HostSampled) -> None:
         self.dashboard.add_sample(message.sample, message.utilisation)
+        live = dict(self.live)
+        for reading in message.sample.trials:
+            said = [metric for _, metric, _ in reading.points if metric is not None]
+            if said:
+                live[reading.trial_id] = said[-1]
+        live = {tid: value for tid, value in live.items() if tid in self.running}
+        if tuple(live.items()) != self.live:
+            self.live = tuple(live.items())
 
     def on_log_lines(self, message: m.LogLines) -> None:
         self.dashboard.add_lines(message.lines, message.dropped)
@@ -191,6 +207,7 @@ class ResearcherApp(LoopActions):
     def on_trial_ended(self, message: m.TrialEnded) -> None:
         done = message.finished
         self.dashboard.trial_ended(done.trial_id)
+        self.live = tuple((tid, value) for tid, value in self.live if tid != done.trial_id)
         if done.status == TrialStatus.DISCARD:
             return   # the trials view and the status line have it; a toast per trial would bury the log
         metric = "" if done.metric is None else f" {self.source.info.metric}={done.metric:.4g}"

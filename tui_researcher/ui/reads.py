@@ -24,6 +24,7 @@ from ..events import Event, event_from_dict
 from ..ledger import Ledger
 from ..store import Store, StoreError
 from ..trial import Trial
+from .arrange import Arrangement, list_order, store_order
 from .series import BUDGET, Point, Series, stride_for
 
 T = TypeVar("T")
@@ -60,6 +61,10 @@ class TrialReads(ABC):
     @abstractmethod
     def series(self, budget: int = BUDGET) -> Series: ...
 
+    @abstractmethod
+    def order(self, arrangement: Arrangement) -> list[int]:
+        """Row numbers sorted and filtered as the trials view asks (``arrange.py``)."""
+
 
 class StoreReads(TrialReads):
     def __init__(self, store: Store) -> None:
@@ -77,6 +82,9 @@ class StoreReads(TrialReads):
 
     def detail(self, trial_id: str) -> Trial | None:
         return self.ledger.with_calls(trial_id)
+
+    def order(self, arrangement: Arrangement) -> list[int]:
+        return store_order(self.store, arrangement)
 
     def series(self, budget: int = BUDGET) -> Series:
         """Every finished trial when few; else every ``stride``-th row plus every kept trial."""
@@ -109,6 +117,9 @@ class ListReads(TrialReads):
 
     def detail(self, trial_id: str) -> Trial | None:
         return next((t for t in self.trials if t.id == trial_id), None)
+
+    def order(self, arrangement: Arrangement) -> list[int]:
+        return list_order(self.trials, arrangement)
 
     def series(self, budget: int = BUDGET) -> Series:
         series = Series(stride=stride_for(len(self.trials), budget), budget=budget)

@@ -28,6 +28,7 @@ from ..fsutil import append_line, write_atomic
 from ..paths import ProjectPaths
 from ..state import ProjectLock, State
 from ..trial import Trial
+from .arrange import Arrangement
 from .reads import EventFollower, ListReads, ReaderThread, Row, TrialReads
 from .series import BUDGET, Series
 
@@ -60,6 +61,8 @@ def configured_hosts(config: "Config") -> tuple[str, ...]:
 
 class Source(ABC):
     attached: bool = False
+    read_only: bool = False
+    """``attach --read-only``: the app sends no command at all."""
     """True when the loop runs in another process: quitting the app never stops it."""
 
     def __init__(self, info: SourceInfo) -> None:
@@ -108,6 +111,13 @@ class Source(ABC):
     async def metric_series(self, budget: int = BUDGET) -> Series:
         return await self.ask(lambda r: r.series(budget))
 
+    async def trial_order(self, arrangement: Arrangement) -> list[int]:
+        return await self.ask(lambda r: r.order(arrangement))
+
+    async def trial_log(self, trial: Trial) -> str:
+        """The end of a trial's log, for its detail ("" where this source cannot reach it)."""
+        return ""
+
 
 class LiveSource(Source):
     """A Controller in this process and this event loop; the ledger is read through a connection of our own."""
@@ -139,6 +149,15 @@ class LiveSource(Source):
     async def ask(self, question: Callable[[TrialReads], T]) -> T:
         return await self._reader.ask(question)
 
+    async def trial_log(self, trial: Trial) -> str:
+        backend = self.controller.backends.get(trial.host)
+        if backend is None or not trial.log_path:
+            return ""
+        try:
+            return await backend.tail(trial.log_path, max_bytes=LOG_TAIL_BYTES)
+        except Exception as exc:   # a host that went away: the detail says so, the app goes on
+            return f"(the log on {trial.host} could not be read: {type(exc).__name__}: {exc})"
+
     async def run(self) -> int:
         self._running = True
         try:
@@ -156,8 +175,9 @@ class FileSource(Source):
     attached = True
 
     def __init__(self, project_dir: Path, config: "Config", *, follow: bool = True, poll_s: float = 0.25,
-                 tail_events: int = TAIL_EVENTS) -> None:
+                 tail_events: int = TAIL_EVENTS, read_only: bool = False) -> None:
         self.paths = ProjectPaths.of(project_dir, config)
+        self.read_only = read_only
         super().__init__(SourceInfo(project=config.project.name or self.paths.root.name, metric=config.metric.name,
                                     goal=config.metric.goal, hosts=configured_hosts(config)))
         self.follow = follow
@@ -196,9 +216,18 @@ class FileSource(Source):
     async def ask(self, question: Callable[[TrialReads], T]) -> T:
         return await self._reader.ask(question)
 
+    async def trial_log(self, trial: Trial) -> str:
+        """Only a log on this machine: an attached app reaches no host."""
+        path = Path(trial.log_path) if trial.log_path else None
+        if path is not None and not path.is_absolute():
+            path = self.paths.workspace / path
+        if path is None or not await asyncio.to_thread(path.is_file):
+            return ""
+        return await asyncio.to_thread(_read_tail, path)
+
     async def send(self, command: Command) -> None:
-        if isinstance(command, Quit):
-            return   # an attached app detaches; the loop it watches goes on
+        if isinstance(command, Quit) or self.read_only:
+            return   # an attached app detaches; the loop it watches goes on. Read-only: nothing is written
         async with self._write_lock:   # one at a time, in the order they were sent
             if isinstance(command, Directive):
                 await asyncio.to_thread(write_atomic, self.paths.directive, command.text.strip() + "\n")
@@ -242,6 +271,16 @@ class QueueSource(Source):
 
     async def ask(self, question: Callable[[TrialReads], T]) -> T:
         return question(ListReads(self.trials))
+
+
+LOG_TAIL_BYTES = 16_384
+"""The end of a past trial's log that its detail shows."""
+
+
+def _read_tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
+        return f.read().decode("utf-8", errors="replace")
 
 
 def _read_text(path: Path) -> str:

@@ -1,4 +1,9 @@
-"""Confirm before stopping a running trial (its process group gets SIGTERM, then SIGKILL)."""
+"""Confirm before stopping a running trial (its process group gets SIGTERM, then SIGKILL).
+
+"Keep running" is always the default button, however many trials run: ``k`` then Enter stops
+nothing. The dialog follows the running set while it is open: a trial that ends is no longer
+offered, and when none is left the dialog closes saying so.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,22 @@ class ConfirmStopScreen(ModalScreen[str | None]):
     def __init__(self, running: tuple[str, ...], selected: str | None = None) -> None:
         super().__init__(classes="modal")
         self.running = running
+        self.selected = selected
         # one trial to name: the one whose log is shown, else the newest; "Stop all" covers the rest
         self.target = selected if selected in running else running[-1]
+
+    def follow(self, running: tuple[str, ...]) -> None:
+        """The controller's running set changed while the dialog is open: offer only what still runs."""
+        if running == self.running:
+            return
+        if not running:
+            self.app.notify(f"{self.target} has ended: nothing left to stop", timeout=4)
+            self.dismiss(None)
+            return
+        self.running = running
+        self.target = self.selected if self.selected in running else running[-1]
+        self.refresh(recompose=True)
+        self.call_after_refresh(self._focus_keep)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="stop-dialog", classes="dialog"):
@@ -43,7 +62,11 @@ class ConfirmStopScreen(ModalScreen[str | None]):
                 yield Button("Keep running", id="keep", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#keep" if len(self.running) > 1 else f"#trial-{self.target}", Button).focus()
+        self.watch(self.app, "running", self.follow, init=False)
+        self._focus_keep()
+
+    def _focus_keep(self) -> None:
+        self.query_one("#keep", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -45,5 +45,15 @@ def key_rows(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list
         keys = keymap.get(binding.id or "", binding.key)
         description = "Pause / resume" if binding.action == "pause" else binding.description
         rows.append((keys.replace("question_mark", "?"), description, binding.tooltip))
+    rows.extend(VIEW_KEYS)
     rows.append(("ctrl+p", "Command palette", "Search every action by name"))
     return rows
+
+
+VIEW_KEYS = [
+    ("/", "Search / filter", "Log: search (n / N next, previous; g / G first, last). Trials: filter"),
+    ("s / S", "Sort", "Trials view: sort by the next column / the other way round"),
+    ("r", "Range", "Trials view: the plot's range, the best quartile or every trial"),
+    ("enter", "Details", "Trials view: a trial's params, the diff of its edits, its log"),
+]
+"""Keys of one view or pane: in the help, though the dashboard's footer does not list them."""

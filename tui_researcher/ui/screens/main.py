@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
@@ -20,10 +21,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from ...progress import metric_points
 from ..widgets.gpu_meters import GpuMeters
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
 from ..widgets.running_trials import RunningTrials
+from ..widgets.search_bar import SearchBar
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.tool_calls import ToolCallsTable
 from ..reads import TrialNews
@@ -53,6 +56,8 @@ def _while_showing(method: Method) -> Method:
 class MainScreen(Screen):
     """Owns the dashboard's panes; made once by the app, and kept for the app's life."""
 
+    BINDINGS = [Binding("slash", "search_log", "Search", tooltip="Search the training log (n / N: next, previous)")]
+
     status: reactive[LoopStatus] = reactive(LoopStatus)
     """Bound from the app; bound on to the status bar."""
     trials: reactive[TrialNews] = reactive(TrialNews, always_update=True)
@@ -68,7 +73,9 @@ class MainScreen(Screen):
         self.running_trials = RunningTrials(id="running", clock=clock, animate=animate)
         self.training_log = TrainingLog(max_lines=log_max_lines, id="log")
         self._status_bar = StatusBar(id="status", clock=clock, animate=animate)
+        self.search_bar = SearchBar(id="log-search")
         self._log_title = LOG_TITLE
+        self._best_id = ""
 
     def compose(self) -> ComposeResult:
         yield self._status_bar.data_bind(MainScreen.status)
@@ -81,10 +88,20 @@ class MainScreen(Screen):
                 yield _titled(self.gpu_meters, "GPUs")
                 yield self.running_trials
                 yield _titled(self.training_log, LOG_TITLE)
+        yield self.search_bar
         yield Footer()
+
+    def action_search_log(self) -> None:
+        self.search_bar.open(self.training_log, "search the log (enter; n / N next, previous)")
+
+    @on(SearchBar.Submitted)
+    def _search(self, event: SearchBar.Submitted) -> None:
+        if not self.training_log.search(event.value) and event.value.strip():
+            self.app.notify(f"not in the log: {event.value.strip()}", severity="warning", timeout=3, markup=False)
 
     def on_mount(self) -> None:
         self.training_log.focus()
+        self.call_after_refresh(lambda: self.watch_status(self.status))   # a best known before the panes were up
 
     # the loop's news, handed on by the app -----------------------------------------------------
 
@@ -92,6 +109,19 @@ class MainScreen(Screen):
     def showing(self) -> bool:
         """The panes are up: composed, and not being taken down with the app."""
         return self.is_mounted and self.is_attached
+
+    def watch_status(self, status: LoopStatus) -> None:
+        best = status.best[1] if status.best else ""
+        if best != self._best_id and self.showing:
+            self._best_id = best
+            self._load_best_curve(best)
+
+    @work(exclusive=True, group="best-curve", exit_on_error=False)
+    async def _load_best_curve(self, trial_id: str) -> None:
+        """The best run's curve, read once per new best: the running trials are drawn beside it."""
+        rows = await self.app.source.trial_rows([trial_id]) if trial_id else []
+        curve = metric_points(rows[0][1].curve) if rows else []
+        self.running_trials.show_best(trial_id, curve)
 
     def watch_trials(self, news: TrialNews) -> None:
         if not self.showing:

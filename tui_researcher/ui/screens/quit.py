@@ -1,4 +1,7 @@
-"""Quit with a choice: leave training running (the default) or stop it. Attached: just detach."""
+"""Quit with a choice: leave training running (the default) or stop it. Attached: just detach.
+
+The trials it names are the running ones now: the list follows the controller while it is open.
+"""
 
 from __future__ import annotations
 
@@ -34,16 +37,25 @@ class QuitScreen(ModalScreen[str | None]):
                     yield Button("Cancel", id="cancel")
                 return
             yield Label("Quit tui-researcher?", classes="dialog-title")
-            what = f"Running now: {', '.join(self.running)}." if self.running else "No trial is running."
-            yield Label(f"{what} Run the same command again to re-attach to training left running.",
-                        classes="dialog-help")
+            yield Label(self._running_text(), id="quit-running", classes="dialog-help")
             with Horizontal(classes="buttons"):
                 yield Button("Leave training running", id=LEAVE, variant="primary")
                 yield Button("Stop training", id=STOP, variant="error")
                 yield Button("Cancel", id="cancel")
 
+    def _running_text(self) -> str:
+        what = f"Running now: {', '.join(self.running)}." if self.running else "No trial is running."
+        return f"{what} Run the same command again to re-attach to training left running."
+
     def on_mount(self) -> None:
         self.query_one(f"#{DETACH if self.attached else LEAVE}", Button).focus()
+        if not self.attached:
+            self.watch(self.app, "running", self.follow, init=False)
+
+    def follow(self, running: tuple[str, ...]) -> None:
+        """The running set as the controller says it now, not as it was when the dialog opened."""
+        self.running = running
+        self.query_one("#quit-running", Label).update(self._running_text())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

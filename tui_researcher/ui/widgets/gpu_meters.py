@@ -1,5 +1,8 @@
 """Per host and GPU: utilisation and memory bars with numbers, temperature, power, a sparkline.
 
+One line per GPU at any width: what does not fit is left out from the end (its processes, the
+sparkline, then power, then temperature), never cut to "…"; the model is named once per host.
+
 Only the newest reading of each host is kept and drawn (nvitop); the bridge keeps the short
 history of utilisation per GPU that the sparkline draws. A missing value is ``None`` until here, where it
 becomes "N/A".
@@ -39,6 +42,16 @@ def short_name(name: str) -> str:
     return name[:14]
 
 
+def processes_text(gpu: "GpuReading") -> str:
+    """``  python 4121 30.1G +2``: the GPU's first process (by memory) and how many more."""
+    if not gpu.processes:
+        return ""
+    first = max(gpu.processes, key=lambda p: p.memory_mb or 0.0)
+    memory = f" {first.memory_mb / 1024:.1f}G" if first.memory_mb is not None else ""
+    more = f" +{len(gpu.processes) - 1}" if len(gpu.processes) > 1 else ""
+    return f"  {first.name[:16] or 'pid'} {first.pid}{memory}{more}"
+
+
 def _num(value: float | None, fmt: str, unit: str = "") -> str:
     return "N/A" if value is None else f"{value:{fmt}}{unit}"
 
@@ -74,25 +87,36 @@ class GpuMeters(Widget):
             why = sample.gpu_error.removeprefix("no GPU").strip(" :()")
             why = f" ({why})" if why else ""
             return [Content.assemble(name, ("  no GPU", "bold $text-muted"), (why, "$text-muted"))]
-        lines = [Content.assemble(name, (f"  {len(sample.gpus)} GPU{'s' if len(sample.gpus) != 1 else ''}",
-                                         "$text-muted"))]
-        lines.extend(self._gpu_line(host, gpu) for gpu in sample.gpus)
+        models = list(dict.fromkeys(short_name(gpu.name or "") for gpu in sample.gpus))
+        count = f"  {len(sample.gpus)}× " if len(models) == 1 else f"  {len(sample.gpus)} GPUs: "
+        lines = [Content.assemble(name, (count + ", ".join(m for m in models if m), "$text-muted"))]
+        width = self.content_size.width or 200
+        lines.extend(self._gpu_line(host, gpu, width, named=len(models) > 1) for gpu in sample.gpus)
         return lines
 
-    def _gpu_line(self, host: str, gpu: "GpuReading") -> Content:
+    def _gpu_line(self, host: str, gpu: "GpuReading", width: int, *, named: bool = False) -> Content:
+        """Index, utilisation and memory always; temperature, power and the sparkline while they fit."""
         util = gpu.utilization
         used, total = gpu.memory_used_mb, gpu.memory_total_mb
         temp, power = gpu.temperature_c, gpu.power_w
-        u_full, u_empty = bar(None if util is None else util / 100)
-        m_full, m_empty = bar(None if used is None or not total else used / total)
+        cells = BAR if width >= 64 else 4
+        u_full, u_empty = bar(None if util is None else util / 100, cells)
+        m_full, m_empty = bar(None if used is None or not total else used / total, cells)
         temp_style = ("$gpu-cool" if temp is None or temp < 70 else "$gpu-warm" if temp < 85 else "$gpu-hot")
         memory = ("N/A" if used is None or total is None else f"{used / 1024:4.1f}/{total / 1024:.0f} GB")
+        parts: list = [(f" {gpu.index:>2} ", "bold")]
+        if named:
+            parts.append((f"{short_name(gpu.name or ''):<14} ", "$text-muted"))
+        parts += [("util ", "$text-muted"), (u_full, "$primary"), (u_empty, "$text-muted"),
+                  (f" {_num(util, '3.0f', '%'):>4}  ", ""),
+                  ("mem ", "$text-muted"), (m_full, "$accent"), (m_empty, "$text-muted"), (f" {memory:>11}", "")]
+        used_cells = sum(len(text) for text, _ in parts)
         history = list(self.history.get((host, gpu.index), ()))
-        return Content.assemble(
-            (f" {gpu.index:>2} ", "bold"), (f"{short_name(gpu.name or ''):<14} ", "$text-muted"),
-            ("util ", "$text-muted"), (u_full, "$primary"), (u_empty, "$text-muted"),
-            (f" {_num(util, '3.0f', '%'):>4}  ", ""),
-            ("mem ", "$text-muted"), (m_full, "$accent"), (m_empty, "$text-muted"), (f" {memory:>12}  ", ""),
-            (f"{_num(temp, '.0f', '°C'):>5} ", temp_style), (f"{_num(power, '.0f', 'W'):>5}  ", ""),
-            (sparkline(history), "$primary"),
-        )
+        for extra in ((f"  {_num(temp, '.0f', '°C'):>5}", temp_style), (f" {_num(power, '.0f', 'W'):>5}", ""),
+                      (f"  {sparkline(history)}" if history else "", "$primary"),
+                      (processes_text(gpu), "$text-muted")):
+            if used_cells + len(extra[0]) > width:
+                break
+            parts.append(extra)
+            used_cells += len(extra[0])
+        return Content.assemble(*parts)

@@ -1,4 +1,4 @@
-"""MEMORY_LOG.md as it is now: the leader's capped memory, key results and recent decisions."""
+"""MEMORY_LOG.md as it is now: the leader's capped memory, key results and recent decisions, newest in view."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ class MemoryPane(VerticalScroll):
         if text != self._text:
             self._text = text
             body = text.removeprefix("# Memory Log").lstrip("\n")   # the pane's title says it already
-            self._updating = self.query_one(Markdown).update(body or "_No memory yet._")
+            self._updating = AwaitComplete(self._update(body or "_No memory yet._")).call_next(self)
+
+    async def _update(self, body: str) -> None:
+        """The newest entries are at the end: the pane opens there (the best and the recent decisions)."""
+        await self.query_one(Markdown).update(body)
+        self.call_after_refresh(self.scroll_end, animate=False)   # once the new text is laid out
 
     async def rendered(self) -> None:
         """Wait until the newest text is on screen (Markdown parses off the UI thread)."""

@@ -1,5 +1,8 @@
 """The metric over trials, one dot per trial in its status colour, and the best-so-far line.
 
+Drawn in braille dots (four steps per row), over the best quartile's range by default so that
+0.9833 → 0.9867 → 0.99 do not look flat beside one outlier at 0.61; ``r`` shows the full range.
+
 It draws a bounded ``Series`` (at most about 500 points, every kept trial among them), read by
 the source off the UI thread when the view opens and then grown by the trials the loop finishes:
 drawing costs the same at 100,000 trials as at 100.
@@ -16,7 +19,10 @@ from textual.widget import Widget
 from ...trial import TrialStatus, better
 from ..series import Point, Series
 
-DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard"}
+LIVE = "live"
+"""A running trial's provisional point: the metric its log said last."""
+DOT_STYLE = {"keep": "bold $trial-keep", "discard": "$trial-discard", "pruned": "$trial-discard",
+             LIVE: "bold $trial-running"}
 FAIL_STYLE = "$trial-crash"
 BEST_STYLE = "$plot-best"
 
@@ -34,6 +40,19 @@ class MetricPlot(Widget):
         """None until the first read arrives."""
         self._early: list[Point] = []
         """Points that finished while the first read was under way."""
+        self.full_range = False
+        """False: the y range follows the best quartile (``r`` toggles)."""
+        self.live: tuple[tuple[str, float], ...] = ()
+
+    def show_live(self, live: tuple[tuple[str, float], ...]) -> None:
+        """Running trials' latest metric: provisional points, drawn after the finished ones."""
+        if live != self.live:
+            self.live = live
+            self.refresh()
+
+    def toggle_range(self) -> None:
+        self.full_range = not self.full_range
+        self.refresh()
 
     def on_mount(self) -> None:
         self._load()
@@ -63,7 +82,9 @@ class MetricPlot(Widget):
         points = self.points
         if not points:
             return Content.styled(f"No finished trial with a {self.metric} yet.", "$text-muted")
-        return Content("\n").join(plot_lines(points, self.goal, width, height))
+        last = points[-1].row
+        live = [Point(last + k, tid, value, LIVE) for k, (tid, value) in enumerate(self.live, start=1)]
+        return Content("\n").join(plot_lines(points + live, self.goal, width, height, full=self.full_range))
 
 
 def _best_so_far(points: list[Point], goal: str) -> list[float | None]:
@@ -76,10 +97,35 @@ def _best_so_far(points: list[Point], goal: str) -> list[float | None]:
     return out
 
 
-def plot_lines(points: list[Point], goal: str, width: int, height: int) -> list[Content]:
-    """Dots at each trial's row number (the x axis is the ledger's order), the best-so-far line through them."""
+BRAILLE = 0x2800
+DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+"""Braille dot bits by (sub-row, sub-column): each cell is 2 dots wide and 4 high."""
+RANK = {BEST_STYLE: 0, "$text-muted": 1, FAIL_STYLE: 2, DOT_STYLE["discard"]: 3, DOT_STYLE["keep"]: 4,
+        DOT_STYLE[LIVE]: 5}
+"""Which style a cell takes when dots of several share it: a kept trial shows over the rest."""
+FOCUS_MIN_POINTS = 8
+"""Fewer trials: the full range (a quartile of a handful says little)."""
+
+
+def focus_range(values: list[float], goal: str) -> tuple[float, float]:
+    """The best quartile's span (padded): where the gains that matter are, without an outlier's squash."""
+    ranked = sorted(values, reverse=goal == "max")
+    best = ranked[:max(2, -(-len(ranked) // 4))]
+    lo, hi = min(best), max(best)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.001 or 0.001
+    return lo - pad, hi + pad
+
+
+def plot_lines(points: list[Point], goal: str, width: int, height: int, *, full: bool = True) -> list[Content]:
+    """Dots at each trial's row number (the x axis is the ledger's order), the best-so-far line through them.
+
+    Braille dots: four steps per text row, two per column. ``full=False`` ranges over the best
+    quartile; trials outside it sit on the edge in a muted colour, counted in the legend.
+    """
     values = [p.metric for p in points]
     lo, hi = min(values), max(values)
+    if not full and len(points) >= FOCUS_MIN_POINTS:
+        lo, hi = max(lo, focus_range(values, goal)[0]), min(hi, focus_range(values, goal)[1])
     if hi == lo:
         pad = abs(hi) * 0.05 or 0.001
         lo, hi = lo - pad, hi + pad
@@ -87,40 +133,56 @@ def plot_lines(points: list[Point], goal: str, width: int, height: int) -> list[
     label_w = max(len(s) for s in labels)
     plot_w = max(4, width - label_w - 2)
     plot_h = max(3, height - 3)
-    grid: list[list[tuple[str, str]]] = [[(" ", "")] * plot_w for _ in range(plot_h)]
+    dots = [[0] * plot_w for _ in range(plot_h)]
+    styles: list[list[str]] = [[""] * plot_w for _ in range(plot_h)]
+    outside = 0
 
-    def row(value: float) -> int:
-        return round((hi - value) / (hi - lo) * (plot_h - 1))
+    def put(sx: int, value: float, style: str, *, mark: bool = False) -> None:
+        """One dot of the line; a trial is a mark two dots high and a cell wide, so it shows."""
+        top = plot_h * 4 - (2 if mark else 1)
+        sy = min(top, max(0, round((hi - value) / (hi - lo) * top)))
+        for y in (sy, sy + 1) if mark else (sy,):
+            r, c = y // 4, sx // 2
+            dots[r][c] |= (DOT_BITS[y % 4][0] | DOT_BITS[y % 4][1]) if mark else DOT_BITS[y % 4][sx % 2]
+            if RANK.get(style, 0) >= RANK.get(styles[r][c], -1):
+                styles[r][c] = style
 
     first, last = points[0].row, points[-1].row
 
-    def col(k: int) -> int:
-        return round((points[k].row - first) / max(1, last - first) * (plot_w - 1))
+    def sub_col(k: int) -> int:
+        return round((points[k].row - first) / max(1, last - first) * (plot_w * 2 - 1))
 
     best = _best_so_far(points, goal)
     for k, value in enumerate(best):
-        if value is None:
-            continue
-        end = col(k + 1) if k + 1 < len(points) else plot_w
-        for c in range(col(k), max(col(k) + 1, end)):
-            grid[row(value)][c] = ("─", BEST_STYLE)
+        if value is not None:
+            end = sub_col(k + 1) if k + 1 < len(points) else plot_w * 2
+            for sx in range(sub_col(k), max(sub_col(k) + 1, end)):
+                put(sx, value, BEST_STYLE)
     for k, point in enumerate(points):
-        grid[row(point.metric)][col(k)] = ("●", DOT_STYLE.get(point.status, FAIL_STYLE))
+        off = not lo <= point.metric <= hi
+        outside += off
+        put(sub_col(k), point.metric, "$text-muted" if off else DOT_STYLE.get(point.status, FAIL_STYLE), mark=True)
 
     lines = []
-    for r, cells in enumerate(grid):
+    for r in range(plot_h):
         label = labels[0] if r == 0 else labels[2] if r == plot_h - 1 else labels[1] if r == (plot_h - 1) // 2 else ""
         parts: list = [(f"{label:>{label_w}} ┤" if label else " " * label_w + " │", "$text-muted")]
-        parts.extend(_runs(cells))
+        parts.extend(_runs([(chr(BRAILLE + bits) if bits else " ", styles[r][c]) for c, bits in enumerate(dots[r])]))
         lines.append(Content.assemble(*parts))
     lines.append(Content.styled(" " * label_w + " └" + "─" * plot_w, "$text-muted"))
     first_id, last_id = points[0].trial_id, points[-1].trial_id
     gap = " " * max(1, plot_w - len(first_id) - len(last_id))
     axis = f"{first_id}{gap}{last_id}" if len(points) > 1 else first_id
     lines.append(Content.styled(" " * (label_w + 2) + axis, "$text-muted"))
-    lines.append(Content.assemble(" " * (label_w + 2), ("● keep", DOT_STYLE["keep"]), "  ",
-                                  ("● discard", DOT_STYLE["discard"]), "  ", ("● failed", FAIL_STYLE), "  ",
-                                  ("─ best so far", BEST_STYLE)))
+    legend: list = [" " * (label_w + 2), ("⠶ keep", DOT_STYLE["keep"]), "  ", ("⠶ discard", DOT_STYLE["discard"]),
+                    "  ", ("⠶ failed", FAIL_STYLE), "  ", ("⠒ best so far", BEST_STYLE)]
+    if any(p.status == LIVE for p in points):
+        legend += ["  ", ("⠶ running (so far)", DOT_STYLE[LIVE])]
+    if outside:
+        legend += ["  ", (f"{outside} off the range (r: full range)", "$text-muted")]
+    elif not full and len(points) >= FOCUS_MIN_POINTS:
+        legend += ["  ", ("r: full range", "$text-muted")]
+    lines.append(Content.assemble(*legend))
     return lines
 
 

@@ -59,15 +59,17 @@ class PlanPane(VerticalScroll):
 
 def plan_markdown(cycle: int, trial_id: str, hypothesis: str, task: str = "", criteria: str = "",
                   command: str = "", worker: str = "", directive: str = "", role: str = "") -> str:
+    """The command right under the heading: what runs is in view at any size, the prose may scroll."""
     head = (f"**Cycle {cycle} · {trial_id}**" + (f" · role `{role}`" if role else "")
             + (f" · worker `{worker}`" if worker else ""))
-    lines = [head, "", f"**Hypothesis**  \n{hypothesis or '–'}"]
+    lines = [head]
+    if command:
+        lines += ["", f"`{command}`"]
+    lines += ["", f"**Hypothesis**  \n{hypothesis or '–'}"]
     if task:
         lines += ["", f"**Task**  \n{task}"]
     if criteria:
         lines += ["", f"**Success criteria**  \n{criteria}"]
-    if command:
-        lines += ["", f"`{command}`"]
     if directive:
         lines += ["", f"**Directive used**  \n{directive}"]
     return "\n".join(lines)

@@ -8,15 +8,17 @@ reading, so nothing waits for the next poll.
 The highlighted row is the trial whose log the training-log pane shows: the newest launched
 (that is not waiting in a queue), unless the user moves to another row (that choice holds while its trial runs; moving back to
 the newest row follows the newest again). With one running trial the pane stays hidden
-(the status bar and the log's title say it all); it shows for two or more, or for a job that
-waits in a queue.
+(the status bar and the log's title say it all) until its log tells its progress or a curve; it
+shows for two or more, or for a job that waits in a queue. Each row's progress bar (with its ETA)
+and its live curve (a sparkline of the metric, else the loss) come from the monitor's readings;
+beside it, on the same scale, the best run's metric up to the same epoch or step.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from rich.text import Text
@@ -24,12 +26,20 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ..ansi import display_line, plain
+from ..gauges import progress_text, sparkline
 from ...formats import format_duration
+from ...progress import Progress
 
 if TYPE_CHECKING:
     from ...trial import RunningTrial, Trial, TrialSample
 
-COLUMNS = ("id", "host", "where", "state", "elapsed", "hypothesis")
+COLUMNS = ("id", "state", "elapsed", "progress", "host", "where", "hypothesis")
+"""How far each trial is (bar, count, time left, its curve and the best run's) comes before where it runs: a
+narrow pane cuts the end; one column, so a trial whose log says nothing costs two cells, not six."""
+CURVE_CELLS = 12
+NARROW = 80
+"""A pane narrower than this (an 80-column terminal) draws a shorter bar and sparkline."""
+"""The live curve's sparkline: its newest this many values."""
 HYPOTHESIS_CHARS = 60
 """At most; fewer when the pane is narrower."""
 FINISHED_KEPT = 256
@@ -66,6 +76,26 @@ class RunningRow:
     """Launch order: the highest is the newest."""
     launched: bool = False
     """Seen launch (or re-attach); otherwise known only from the state file or a reading."""
+    progress: Progress | None = None
+    metric_curve: deque[float] = field(default_factory=lambda: deque(maxlen=CURVE_CELLS))
+    loss_curve: deque[float] = field(default_factory=lambda: deque(maxlen=CURVE_CELLS))
+    """The values its log said while it ran: the live curve (the metric's, else the loss's)."""
+
+    @property
+    def has_news(self) -> bool:
+        """Progress or a curve to show: worth the pane even for one trial."""
+        return self.progress is not None or bool(self.metric_curve or self.loss_curve)
+
+    def curve(self, cells: int = CURVE_CELLS, *, scale: tuple[float, ...] = ()) -> str:
+        if scale and self.metric_curve:
+            return sparkline(list(self.metric_curve), cells, scale=scale)
+        return sparkline(list(self.metric_curve or self.loss_curve), cells)
+
+    def best_so_far(self, best: list[tuple[float, float]]) -> list[float]:
+        """The best run's metric up to where this trial is now: the curve to compare with."""
+        if not best or not self.metric_curve or self.progress is None:
+            return []
+        return [v for x, v in best if x <= self.progress.current][-CURVE_CELLS:]
 
     @property
     def pending(self) -> bool:
@@ -120,10 +150,17 @@ class RunningTrials(DataTable):
         self._order = 0
         self._rendered: dict[str, tuple] = {}
         self._title = ""
+        self.best_curve: list[tuple[float, float]] = []
+        """(progress, metric) of the best run so far: each running metric curve is drawn beside it."""
+        self.best_id = ""
+
+    def show_best(self, trial_id: str, curve: list[tuple[float, float]]) -> None:
+        self.best_id, self.best_curve = trial_id, curve
+        self._refresh_rows()
 
     def on_mount(self) -> None:
         for key in COLUMNS:
-            self.add_column(key, key=key)
+            self.add_column("", key=key)   # no header: a column is as wide as its cells, an empty one two cells
         self.watch(self.app, "theme", self._recolour, init=False)
         if self.animate:
             self.set_interval(1.0, self._tick)
@@ -161,6 +198,12 @@ class RunningTrials(DataTable):
             row.job_id = reading.job_id or row.job_id
             row.node = reading.node or row.node
             row.elapsed_s, row.sampled_at = float(reading.elapsed_s), at
+            row.progress = Progress.from_dict(reading.progress) or row.progress
+            for _, metric, loss in reading.points:
+                if metric is not None:
+                    row.metric_curve.append(metric)
+                if loss is not None:
+                    row.loss_curve.append(loss)
             changed = True
         if changed:
             self._refresh_rows()
@@ -194,6 +237,7 @@ class RunningTrials(DataTable):
             row.node = row.node or place.node
             row.started = place.started or row.started
             row.submitted = place.submitted or row.submitted
+            row.progress = row.progress or Progress.from_dict(place.progress)
             if not row.launched and place.launching:
                 row.state = "LAUNCHING"   # placed, its launch under way
             elif row.state in ("", "LAUNCHING"):
@@ -272,7 +316,7 @@ class RunningTrials(DataTable):
 
     def _refresh_rows(self) -> None:
         """Add, drop and update rows (a full rebuild only when the order changed); keep the shown row highlighted."""
-        display = len(self.trials) > 1 or any(row.pending for row in self.trials.values())
+        display = len(self.trials) > 1 or any(row.pending or row.has_news for row in self.trials.values())
         if display != self.display:
             self.display = display
         title = f"Running trials ({len(self.trials)})"
@@ -340,8 +384,17 @@ class RunningTrials(DataTable):
         elapsed = row.elapsed(now)
         elapsed_text = Text("–" if elapsed is None else format_duration(elapsed, always_hours=True),
                             justify="right", style=variables.get("text-muted", "") if row.pending else "")
-        return [Text(row.trial_id, style="bold"), Text(row.host), Text(row.where()),
-                Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
+        narrow = 0 < self.scrollable_content_region.width < NARROW
+        best = [] if narrow else row.best_so_far(self.best_curve)
+        cells = 6 if narrow else CURVE_CELLS
+        progress = Text("  ").join(part for part in (
+            Text(progress_text(row.progress, 5 if narrow else 10, short=narrow), style=variables.get("trial-running", "")),
+            Text(row.curve(cells, scale=tuple(best)), style=variables.get("accent", "")),
+            Text(f"best {self.best_id} {sparkline(best, cells, scale=tuple(row.metric_curve))}" if best else "",
+                 style=variables.get("trial-keep", ""))) if part.plain)
+        return [Text(row.trial_id, style="bold"), Text(row.state_label(), style=f"bold {colour}"), elapsed_text,
+                progress,
+                Text(row.host), Text(row.where()),
                 Text(" ".join(row.hypothesis.split()) or "–", style=variables.get("text-muted", ""))]
 
     def _tick(self) -> None:

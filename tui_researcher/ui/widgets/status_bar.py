@@ -28,6 +28,7 @@ class LoopStatus:
     hosts: tuple[str, ...] = ()
     metric: str = "metric"
     attached: bool = False
+    read_only: bool = False
     alive: bool = True
     """False: an attached app sees no controller running the project."""
     cycle: int = 0
@@ -37,6 +38,8 @@ class LoopStatus:
     stopping: bool = False
     running: tuple[tuple[str, float | None], ...] = ()
     """(trial id, start time as a Unix timestamp) for each running trial."""
+    progress: tuple[tuple[str, str], ...] = ()
+    """(trial id, ``12/40 eta 0:31``) for the running trials whose log tells how far they are."""
     best: tuple[float, str] | None = None
     """(metric, trial id) of the best kept trial."""
     tokens_today: int = 0
@@ -88,8 +91,8 @@ class StatusBar(Widget):
         sep = (" │ ", "$text-muted")
         parts: list = [("◆ ", "bold $accent"), (s.project, "bold")]
         if s.attached:
-            parts += ["  ", ("attached" if s.alive else "attached · no controller running!",
-                             "$text-muted" if s.alive else "bold $warning")]
+            parts += ["  ", ("attached" + (" · read-only" if s.read_only else "") if s.alive
+                             else "attached · no controller running!", "$text-muted" if s.alive else "bold $warning")]
         parts += [sep, ("cycle ", "$text-muted"), (str(s.cycle), "bold"), sep]
         spinner = SPINNER[self.frame] + " " if s.phase in BUSY_PHASES else ""
         phase_style = "bold $warning" if s.phase == "paused" else "bold $primary"
@@ -105,6 +108,9 @@ class StatusBar(Widget):
         for tid, started in s.running if len(s.running) <= MAX_LISTED else ():
             elapsed = format_duration(self.now - started) if started else "starting"
             parts += [sep, (tid, "bold $trial-running"), (f" {elapsed}", "")]
+            told = dict(s.progress).get(tid)
+            if told:
+                parts.append((f" {told}", "$trial-running"))
         parts += [sep, (f"best {s.metric} ", "$text-muted")]
         if s.best is None:
             parts.append(("–", ""))
@@ -116,4 +122,17 @@ class StatusBar(Widget):
         return Content.assemble(*parts)
 
     def _notice_line(self) -> Content:
+        banner = refusal(self.status)
+        if banner:   # one banner, in place of the notices, for as long as it holds
+            return Content.styled(banner, "bold $error")
         return Content.styled(self.status.notice or " ", "$text-muted")
+
+
+def refusal(status: LoopStatus) -> str:
+    """Why keys that steer the loop send nothing now ("" when they do)."""
+    if status.read_only:
+        return "read-only: no key sends a command (attach without --read-only to steer)"
+    if status.attached and not status.alive:
+        return ("no controller is running this project: pause, pivot and stop are refused "
+                "(start it: tui-researcher run)")
+    return ""

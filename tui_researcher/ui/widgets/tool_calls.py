@@ -73,8 +73,11 @@ class ToolCallsTable(DataTable):
         for label, key, width in COLUMNS:
             self.add_column(label, key=key, width=width)
         self.watch(self.app, "theme", self._recolour, init=False)
+        self.display = bool(self.records)   # an offline planner calls no tool: no empty pane
 
     def add_events(self, events: "list[Event]") -> None:
+        if events and not self.display:
+            self.display = True
         follow = self.row_count == 0 or self.cursor_row >= self.row_count - 1
         for event in events:
             record = self.records.get(event.call_id)

@@ -21,6 +21,7 @@ from typing import Iterable, Sequence
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -55,6 +56,13 @@ class TrainingLog(ScrollView, can_focus=True):
     }
     """
 
+    BINDINGS = [
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("N", "previous_match", "Previous match", show=False),
+        Binding("g,home", "first_line", "First line", show=False),
+        Binding("G,end", "last_line", "Last line (follow)", show=False),
+    ]
+
     follow = reactive(True)
     """Keep the newest line in view."""
     unseen = reactive(0)
@@ -74,6 +82,10 @@ class TrainingLog(ScrollView, can_focus=True):
         """Trial id -> its newest lines as shown, with their widths."""
         self._strips: LRUCache[str, Strip] = LRUCache(STRIPS_CACHED)
         self._programmatic = False
+        self.query_text = ""
+        """What ``/`` searched for (case-insensitive); "" for none."""
+        self.match: int | None = None
+        """The line of the current match."""
 
     @property
     def lines(self) -> Sequence[str]:
@@ -160,6 +172,56 @@ class TrainingLog(ScrollView, can_focus=True):
             self._scroll_to_end()
         self.refresh()
 
+    # search ----------------------------------------------------------------------------------
+
+    def search(self, text: str) -> bool:
+        """Find ``text`` from the top of the view on (then from the start); False when no line has it."""
+        self.query_text = text.strip().lower()
+        self.match = None
+        self._strips.clear()
+        self.refresh()
+        if not self.query_text:
+            return False
+        return self._jump(round(self.scroll_y) - 1, forward=True)
+
+    def action_next_match(self) -> None:
+        if self.query_text:
+            self._jump(self.match if self.match is not None else round(self.scroll_y) - 1, forward=True)
+
+    def action_previous_match(self) -> None:
+        if self.query_text:
+            self._jump(self.match if self.match is not None else round(self.scroll_y), forward=False)
+
+    def _jump(self, after: int, *, forward: bool) -> bool:
+        count = len(self._lines)
+        step = 1 if forward else -1
+        for k in range(1, count + 1):
+            index = (after + step * k) % count
+            if self.query_text in plain(self._lines[index]).lower():
+                self.match = index
+                self.follow = False
+                self._programmatic = True
+                try:
+                    self.scroll_to(y=max(0, index - self.scrollable_content_region.height // 2), animate=False,
+                                   immediate=True)
+                finally:
+                    self._programmatic = False
+                self._strips.clear()
+                self.refresh()
+                return True
+        return False
+
+    def action_first_line(self) -> None:
+        self.follow = False
+        self._programmatic = True
+        try:
+            self.scroll_home(animate=False, immediate=True)
+        finally:
+            self._programmatic = False
+
+    def action_last_line(self) -> None:
+        self.follow = True
+
     # follow mode ---------------------------------------------------------------------------
 
     def _scroll_to_end(self) -> None:
@@ -225,17 +287,23 @@ class TrainingLog(ScrollView, can_focus=True):
         """One whole line, uncropped: from the cache unless part of it is selected."""
         line = self._lines[index]
         selection = self.text_selection
-        if selection is None and (strip := self._strips.get(line)) is not None:
+        if selection is None and (strip := self._strips.get(line)) is not None and index != self.match:
             return strip
         text = Text.from_ansi(line, no_wrap=True, end="") if "\x1b" in line else Text(line, no_wrap=True, end="")
         text.stylize_before(style)
+        if self.query_text:
+            found = text.plain.lower()
+            start = found.find(self.query_text)
+            while start >= 0:
+                text.stylize("reverse bold" if index == self.match else "reverse", start, start + len(self.query_text))
+                start = found.find(self.query_text, start + 1)
         span = selection.get_span(index) if selection is not None else None
         if span is not None:
             start, end = span
             selected = self.screen.get_component_rich_style("screen--selection")
             text.stylize(selected, start, len(text) if end == -1 else end)
         strip = Strip(text.render(self.app.console), text.cell_len)
-        if selection is None:
+        if selection is None and index != self.match:
             self._strips[line] = strip
         return strip
 

@@ -1,4 +1,4 @@
-"""The ledger as a virtual table: id, hypothesis, status in its colour, metric, delta vs the best, duration.
+"""The ledger as a virtual table: id, status in its colour, metric, delta vs the best, duration, params, hypothesis.
 
 A DataTable holds every row, so at 100,000 trials it costs seconds and hundreds of MB before
 the view appears. This table knows only the trial count: its virtual height is the count,
@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...formats import format_duration
+from ..gauges import cut, params_text
 from ...trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -36,14 +37,18 @@ PAGE = 200
 """Rows read at a time: a screenful or more, in one indexed query."""
 PAGES_KEPT = 16
 """Pages held at most (3,200 trials), least recently drawn dropped first."""
-LABELS = ("id", "hypothesis", "status", "metric", "Δ best", "duration")
+LABELS = ("id", "status", "metric", "Δ best", "duration", "params", "hypothesis")
+HYPOTHESIS_CHARS = 60
+"""At most; the last column, it takes what the terminal has left (a narrow one cuts it, not the metric)."""
 PLACEHOLDER = [Text("…", style="dim")] + [Text("")] * (len(LABELS) - 1)
 
 STATUS_VARIABLE = {
     TrialStatus.KEEP: "trial-keep", TrialStatus.DISCARD: "trial-discard", TrialStatus.RUNNING: "trial-running",
     TrialStatus.PENDING: "trial-pending", TrialStatus.CONFIRMING: "trial-pending", TrialStatus.SEED_RUN: "trial-discard",
+    TrialStatus.PRUNED: "trial-discard",
 }
-"""Statuses with their own colour; every failure (crash, nan, stalled, ...) uses ``trial-crash``."""
+"""Statuses with their own colour (``pruned`` is a judged result, like ``discard``); every failure (crash, nan,
+stalled, ...) uses ``trial-crash``."""
 
 PageReader = Callable[[int, int], Awaitable["list[Row]"]]
 
@@ -116,7 +121,11 @@ class TrialsTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._read_page = pages
         self.count = 0
-        """Trials in the ledger: the table's height."""
+        """Rows the table shows: the ledger's trials, or those the filter kept."""
+        self.ledger_count = 0
+        self.order: list[int] | None = None
+        """Row numbers shown, sorted and filtered (``arrange.py``); None: every trial, oldest first."""
+        self.sort: tuple[str, bool] = ("id", False)
         self.cursor_row = 0
         self.best: float | None = None
         """The best metric so far (the Δ best column), from the loop's state."""
@@ -135,17 +144,40 @@ class TrialsTable(ScrollView, can_focus=True):
 
     def show_count(self, count: int) -> None:
         """The ledger grew (or this is the first count): the new rows' page is read again."""
-        if count == self.count:
+        if count == self.ledger_count:
             return
-        following = self.count == 0 or self.cursor_row >= self.count - 1
-        old, self.count = self.count, count
+        old, self.ledger_count = self.ledger_count, count
         for page in {max(0, old - 1) // PAGE, max(0, count - 1) // PAGE}:
             if page in self._pages or page in self._loading:
                 self._load(page)
+        if self.order is None:   # sorted or filtered: the screen asks for the new order
+            self._set_count(count)
+
+    def _set_count(self, count: int) -> None:
+        following = self.count == 0 or self.cursor_row >= self.count - 1
+        self.count = count
         self._resize()
         if following:
             self.move_cursor(count - 1)
             self.call_after_refresh(self._scroll_to_cursor)   # once the new height is laid out
+
+    def show_order(self, order: list[int] | None, sort: tuple[str, bool] = ("id", False)) -> None:
+        """Row numbers to show, in this order (None: every trial, oldest first); the cursor goes to the top."""
+        self.order, self.sort = order, sort
+        if sort[0] in LABELS:   # room for the sort mark in its header
+            k = LABELS.index(sort[0])
+            self._widths[k] = max(self._widths[k], cell_len(sort[0]) + 2)
+        self.count = self.ledger_count if order is None else len(order)
+        self.cursor_row = 0
+        self._resize()
+        self.scroll_to(y=0, animate=False, force=True)
+        self._invalidate()
+
+    def _ledger_index(self, index: int) -> int:
+        """The ledger's row index (0 is the first trial) of the table's row ``index``."""
+        if self.order is None:
+            return index
+        return self.order[index] - 1 if 0 <= index < len(self.order) else -1
 
     def show_rows(self, rows: "list[Row]") -> None:
         """Records that changed: a row whose page is held is redrawn at once, the rest wait for their page."""
@@ -166,9 +198,10 @@ class TrialsTable(ScrollView, can_focus=True):
             self._invalidate()
 
     def trial_at(self, index: int) -> "Trial | None":
-        """The trial at a row index (0 is the first), if its page is held."""
-        page = self._pages.get(index // PAGE)
-        return None if page is None else page.get(index)
+        """The trial at a row index of the table (0 is the top), if its page is held."""
+        at = self._ledger_index(index)
+        page = self._pages.get(at // PAGE) if at >= 0 else None
+        return None if page is None else page.get(at)
 
     @property
     def held(self) -> int:
@@ -243,8 +276,8 @@ class TrialsTable(ScrollView, can_focus=True):
     def _read_if_shown(self, page: int) -> None:
         """A first frame drawn before the cursor was scrolled into view must not cost a read."""
         top = round(self.scroll_y)
-        bottom = top + max(1, self.scrollable_content_region.height - 1)
-        if top // PAGE <= page <= (bottom - 1) // PAGE:
+        bottom = min(self.count, top + max(1, self.scrollable_content_region.height - 1))
+        if page in {self._ledger_index(i) // PAGE for i in range(top, bottom)}:
             self._read(page)
         else:
             self._loading.discard(page)   # drawn again if it comes back into view, and asked for then
@@ -277,6 +310,7 @@ class TrialsTable(ScrollView, can_focus=True):
         self._resize()
 
     def on_resize(self) -> None:
+        self._resize()
         self._invalidate()
         self._scroll_to_cursor()
 
@@ -310,7 +344,15 @@ class TrialsTable(ScrollView, can_focus=True):
 
     @property
     def _table_width(self) -> int:
-        return sum(w + 2 for w in self._widths)
+        return sum(w + 2 for w in self._fitted_widths())
+
+    def _fitted_widths(self) -> list[int]:
+        """Every column at its width, but the last (the hypothesis) only what the pane has left."""
+        widths = list(self._widths)
+        room = self.scrollable_content_region.width - sum(w + 2 for w in widths[:-1]) - 2
+        if room > 0:
+            widths[-1] = max(4, min(widths[-1], room))
+        return widths
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -323,7 +365,7 @@ class TrialsTable(ScrollView, can_focus=True):
 
     def _row_segments(self, index: int) -> list[Segment]:
         if index >= 0 and self.trial_at(index) is None:
-            self._want(index // PAGE)
+            self._want(max(0, self._ledger_index(index)) // PAGE)
             return self._draw_row(index)   # a placeholder is never kept: drawn again, it asks for its page again
         key = (index, index == self.cursor_row, self._generation, self.size.width)
         segments = self._lines.get(key)
@@ -334,7 +376,9 @@ class TrialsTable(ScrollView, can_focus=True):
     def _draw_row(self, index: int) -> list[Segment]:
         """One row as DataTable draws it: padded cells on the row's style, the cursor's over it."""
         if index < 0:
-            cells = [Text(label) for label in LABELS]
+            key, descending = self.sort
+            cells = [Text(label + ((" ▼" if descending else " ▲") if label == key and self.order is not None else ""))
+                     for label in LABELS]
             row_style = self.get_component_rich_style("trials-table--header")
         else:
             trial = self.trial_at(index)
@@ -342,7 +386,7 @@ class TrialsTable(ScrollView, can_focus=True):
             row_style = self.get_component_rich_style("trials-table--odd-row" if index % 2 else "trials-table--even-row")
         cursor = self.get_component_rich_style("trials-table--cursor") if index == self.cursor_row else Style()
         line = Text(style=row_style + cursor, no_wrap=True, end="")
-        for column, (cell, width) in enumerate(zip(cells, self._widths)):
+        for column, (cell, width) in enumerate(zip(cells, self._fitted_widths())):
             cell = cell.copy()   # one Text per row, not a console render per cell: drawing a page stays cheap
             cell.truncate(width, overflow="ellipsis")
             cell.align(cell.justify if cell.justify in ("left", "center", "right") else "left", width)
@@ -359,9 +403,8 @@ class TrialsTable(ScrollView, can_focus=True):
         variables = self.app.theme_variables
         colour = variables.get(STATUS_VARIABLE.get(trial.status, "trial-crash"), "")
         status = Text(trial.status, style=f"bold {colour}")
-        hypothesis = (f"[{trial.role}] " if trial.role else "") + " ".join(trial.hypothesis.split())
-        if len(hypothesis) > 60:
-            hypothesis = hypothesis[:59] + "…"
+        hypothesis = cut((f"[{trial.role}] " if trial.role else "") + " ".join(trial.hypothesis.split()),
+                         HYPOTHESIS_CHARS)
         value = trial.mean if trial.mean is not None else trial.metric   # seed-checked: its mean counts
         metric = "–" if value is None else f"{value:.4g}"
         if trial.mean is not None and trial.spread is not None:
@@ -377,5 +420,7 @@ class TrialsTable(ScrollView, can_focus=True):
             delta = Text(f"{value - best:+.4g}")
         duration = "–" if trial.duration is None else (
             f"{trial.duration:.1f}s" if trial.duration < 60 else format_duration(trial.duration))
-        return [Text(trial.id, style="bold"), Text(hypothesis), status, Text(metric, justify="right"), delta,
-                Text(duration, justify="right")]
+        return [Text(trial.id, style="bold"), status, Text(metric, justify="right"), delta,
+                Text(duration, justify="right"), Text(params_text(trial.params), style=variables.get("text-muted", "")),
+                Text(hypothesis, overflow="ellipsis", no_wrap=True)]
+
