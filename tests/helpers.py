@@ -149,6 +149,14 @@ def latest_trials(project: Path) -> dict[str, dict]:
         store.close()
 
 
+def release(workspace: Path) -> None:
+    """Let every `--mode wait` job end: the release file in the workspace and in each trial's own tree (the
+    training runs there, in a sandbox whose private /tmp hides the rest of a workspace under /tmp)."""
+    for where in [workspace, *(workspace / ".tui-researcher" / "trees").glob("*")]:
+        if where.is_dir():
+            (where / "release").write_text("")
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
     """Poll a condition with a bound; the tests' only waiting primitive."""
     deadline = time.monotonic() + timeout

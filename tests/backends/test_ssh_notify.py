@@ -12,7 +12,7 @@ from tui_researcher.events import TrialLaunched
 
 from tests.backends.test_ssh_loop import ssh_config
 from tests.core.test_notify import fields, start
-from tests.helpers import latest_trials, make_project
+from tests.helpers import latest_trials, make_project, release
 from tests.polling import wait_until
 from tests.webhook import Receiver
 
@@ -34,11 +34,11 @@ async def test_a_host_down_is_one_message_and_its_return_another(tmp_path: Path,
             await wait_until(lambda: any("unreachable" in t for t in receiver.titles()), 30, "the host-down message")
             server.start()
             await wait_until(lambda: any("is back" in t for t in receiver.titles()), 60, "the host-back message")
-            (remote / "release").write_text("")
+            release(remote)
             assert await asyncio.wait_for(run, 60) == 0
         finally:
             server.start()
-            (remote / "release").write_text("")
+            release(remote)
         await asyncio.wait_for(watcher, 5)
     assert receiver.titles() == ["proj: host 127.0.0.1 unreachable", "proj: host 127.0.0.1 is back",
                                  "proj: new best t0001", "proj: loop finished"]

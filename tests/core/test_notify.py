@@ -10,7 +10,7 @@ from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
 from tui_researcher.events import MonitorSample, Notice
 
-from tests.helpers import latest_trials, make_project
+from tests.helpers import latest_trials, make_project, release
 from tests.polling import wait_until
 from tests.webhook import Receiver
 
@@ -85,7 +85,7 @@ async def test_a_receiver_that_never_answers_does_not_hold_the_loop(tmp_path: Pa
         held_from = len(seen)
         await wait_until(lambda: sum(isinstance(e, MonitorSample) and bool(e.trials) for e in seen[held_from:]) >= 3,
                          30, "the monitor to keep polling while the send hangs")
-        (project / "workspace" / "release").write_text("")
+        release(project / "workspace")
         assert await asyncio.wait_for(run, 30) == 0
         await asyncio.wait_for(watcher, 5)
         assert receiver.messages == [] and receiver.attempts == 1

@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.helpers import kill_group, latest_trials, read_ledger, read_state, start_cli, wait_for
+from tests.helpers import kill_group, latest_trials, read_ledger, read_state, release, start_cli, wait_for
 from tests.slurm.projects import (
     assert_six_trials_ran_three_at_a_time_each_on_its_own_gpu,
     run_until_done,
@@ -71,7 +71,7 @@ async def test_controller_killed_while_jobs_pend_and_run_reattaches_every_job_wi
     try:
         wait_for(lambda: "re-attached" in (tmp_path / "second.log").read_text(), timeout=30, what="re-attach")
         cluster.cmd("scancel", blocker)
-        (project / "workspace" / "release").write_text("")
+        release(project / "workspace")
         second.wait(120)
     except subprocess.TimeoutExpired:
         kill_group(second.pid)
