@@ -137,6 +137,8 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
     ``run_dir`` (workspace-relative) the training's own run directory."""
     tree = tree or root
     mounts: list[tuple[str, str]] = [("ro" if kind == Kind.EVAL else "rw", tree)]
+    if tree != root:   # the rest of the workspace stays in view, read-only, wherever it lies (under /tmp too)
+        mounts.insert(0, ("ro", root))
     if kind in (Kind.TRAIN, Kind.DRY_RUN):
         mounts += [("rw", p) for p in config.experiment.writable]
     for name in worker_protected(paths, config):

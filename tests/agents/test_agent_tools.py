@@ -179,14 +179,17 @@ async def test_shell_cannot_undo_the_sandbox(sample_project, config, fake, provi
     assert "forged" not in (ws(sample_project) / "MEMORY_LOG.md").read_text()
 
 
-async def test_shell_edits_ordinary_files_in_place(sample_project, config, fake, provider):
+async def test_shell_edits_ordinary_files_in_place_in_its_own_tree(sample_project, config, fake, provider):
+    """The shell starts in the trial's tree and edits there; the shared workspace is read-only to it."""
     calls, loop = await attack(sample_project, config, fake, ("run_shell", {"command": (
         "sed -i.bak 's/import argparse/import argparse  # edited/' train.py 2>&1; "
-        "echo '# note' >> train.py; mkdir -p data && echo 1 > data/x.csv && echo ok")}))
+        "echo '# note' >> train.py; mkdir -p data && echo 1 > data/x.csv && echo ok; "
+        "echo '# shared' >> ../../../train.py || echo workspace-read-only")}), from_workspace=False)
 
-    assert calls[0]["ok"] and "ok" in calls[0]["result"]
-    assert (ws(sample_project) / "train.py").read_text().endswith("# note\n")
-    assert (ws(sample_project) / "data" / "x.csv").read_text() == "1\n"
+    assert calls[0]["ok"] and "ok" in calls[0]["result"] and "workspace-read-only" in calls[0]["result"]
+    diff = latest_trials(sample_project)["t0001"]["diff"]
+    assert "import argparse  # edited" in diff and "+# note" in diff and "data/x.csv" in diff
+    assert "# shared" not in (ws(sample_project) / "train.py").read_text()
 
 
 # secrets -----------------------------------------------------------------------------------------

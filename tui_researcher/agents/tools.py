@@ -207,9 +207,10 @@ class Toolbox:
         self._changed()
         before = await self._old_text(rel)
         await self.backend.write_file(rel, content)
-        self.last_diff = unified(before, content, rel)
+        shown = posixpath.relpath(rel, self.tree) if self.tree else rel   # the path as the worker sees it
+        self.last_diff = unified(before, content, shown)
         if self.runner is not None:
-            self.bench.add_diff(self.runner.trial, rel, before, content)
+            self.bench.add_diff(self.runner.trial, shown, before, content)
         return f"wrote {args['path'].strip()} ({len(content.encode('utf-8')):,} bytes)"
 
     async def _old_text(self, rel: str) -> str:
