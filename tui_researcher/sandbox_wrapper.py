@@ -103,10 +103,25 @@ def pin_ancestors(path, areas, pinned):
             mount(current, current, None, BIND | REC)
 
 
+def tools_under_tmp(spec, env):
+    """Interpreters the command runs from under /tmp (a virtualenv there, on PATH or named by the argv): in view,
+    read-only, through the private /tmp; a PATH entry of /tmp itself is not, or /tmp would not be private."""
+    dirs = [d for d in env.get("PATH", "").split(":") if d]
+    exe = (spec.get("argv") or [""])[0]
+    if "/" in exe:
+        dirs.append(os.path.dirname(os.path.abspath(exe)))
+    roots = []
+    for d in map(os.path.normpath, dirs):
+        root = os.path.dirname(d) if os.path.basename(d) == "bin" else d
+        if inside(root, "/tmp") and root != "/tmp" and os.path.isdir(root) and root not in roots:
+            roots.append(root)
+    return [("ro", root) for root in roots]
+
+
 def targets(spec):
     """(op, path) for every mount of the spec that exists now, globs expanded, symlinks skipped."""
     found = []
-    for op, path in spec["mounts"]:
+    for op, path in tools_under_tmp(spec, os.environ) + [tuple(m) for m in spec["mounts"]]:
         paths = [path]
         if op == "ro_glob":
             paths = sorted(glob.glob(os.path.join(spec["tree"], path), recursive=True))

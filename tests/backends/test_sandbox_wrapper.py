@@ -210,3 +210,22 @@ def test_where_namespaces_fail_the_wrapper_refuses_or_runs_with_a_warning_never_
     finally:
         shutil.rmtree(base, ignore_errors=True)
         rootbind.rmdir()
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_an_interpreter_in_a_virtualenv_under_tmp_still_starts(tmp_path):
+    """The private /tmp hides what lies under the host's /tmp, but not the virtualenv the command runs from
+    (a clone of the project under /tmp, its .venv activated): on PATH or named by the argv, it stays in view."""
+    tree = tmp_path / "ws"
+    (tree / "runs").mkdir(parents=True)
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python3").symlink_to(sys.executable)
+    (tmp_path / "secret.txt").write_text("not for the command")
+    named = subprocess.run(box(tree).argv(sys.executable, argv=[str(venv / "python3"), "-c", "print('ran')"]),
+                           capture_output=True, text=True, timeout=60)
+    assert named.returncode == 0 and named.stdout == "ran\n", named.stderr
+    on_path = subprocess.run(box(tree).argv(sys.executable, cmd=f"python3 -c \"print('ran')\"; cat {tmp_path}/secret.txt"),
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PATH": f"{venv}:/usr/bin:/bin"})
+    assert on_path.stdout == "ran\n" and "No such file" in on_path.stderr      # the rest of /tmp stays private
