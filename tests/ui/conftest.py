@@ -39,6 +39,14 @@ def recording(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
+def dead_recording(tmp_path: Path) -> Path:
+    """The recorded loop with no controller: its state names one, but nothing holds the project's lock."""
+    project = tmp_path / "recording"
+    shutil.copytree(RECORDING, project)
+    return project
+
+
+@pytest.fixture
 def replay_app(recording: Path, tmp_path: Path) -> Callable:
     """Build the app on the recording, replayed once (no follow), with a frozen clock."""
     from tui_researcher.ui.app import ResearcherApp

@@ -97,7 +97,8 @@ def commands_file(project: Path) -> Path:
     return project / "workspace" / "commands.jsonl"
 
 
-async def test_attached_to_a_dead_controller_keys_are_refused_with_one_banner(recording: Path, xdg_config):
+async def test_attached_to_a_dead_controller_keys_are_refused_with_one_banner(dead_recording: Path, xdg_config):
+    recording = dead_recording
     edit_state(recording, controller_pid=dead_pid())
     app = ResearcherApp(FileSource(recording, load_config(recording / "config.yaml"), poll_s=0.05),
                         settings_path=xdg_config / "settings.toml", animate=False)

@@ -79,7 +79,7 @@ def test_real_app_in_tmux_shows_the_panes_pauses_and_quits(tmux, tmp_path, xdg_c
     tmux("send-keys", "-t", "app", "q")
     wait_for(lambda: "Leave training running" in screen(), timeout=10, what="the quit dialog")
     tmux("send-keys", "-t", "app", "Enter")
-    wait_for(lambda: "EXIT=0" in screen(), timeout=30, what="the app to exit with 0")
+    wait_for(lambda: "EXIT=0" in screen(), timeout=90, what="the app to exit with 0")
     assert read_state(project)["phase"] == "stopped"
 
 

@@ -155,7 +155,7 @@ async def test_a_self_reported_metric_is_marked_in_the_trials_view(tmp_path, xdg
     async with app.run_test(size=SIZE) as pilot:
         table = await open_trials(pilot)
         await wait_until(pilot, lambda: len(shown(table)) == 4, what="four rows")
-        metrics = {t.id: str(table._cells(t)[3]) for t in table.visible_trials()}
+        metrics = {t.id: str(table._cells(t)[2]) for t in table.visible_trials()}   # id, status, metric
         assert metrics["t000004"] == "0.51 (self)"
         assert not any("(self)" in m for tid, m in metrics.items() if tid != "t000004")
 
@@ -198,4 +198,4 @@ async def test_a_seed_checked_trial_shows_its_mean_and_spread(tmp_path, xdg_conf
         table = await open_trials(pilot)
         await wait_until(pilot, lambda: shown(table)[-1:] == ["t000004"], what="the seed-checked row")
         cells = [str(c) for c in table._cells(table.visible_trials()[-1])]
-        assert cells[3] == "0.94 ± 0.036" and cells[4] == "best"
+        assert cells[2] == "0.94 ± 0.036" and cells[3] == "best"
