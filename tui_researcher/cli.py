@@ -333,7 +333,11 @@ def cmd_code(args: argparse.Namespace) -> int:
     _must_be_project(project)
     paths = where(project, args.config).paths
     if args.command == "diff":
-        sys.stdout.write(diff_text(paths, args.trial, args.other))
+        text = diff_text(paths, args.trial, args.other)
+        sys.stdout.write(text)
+        if not text:   # said on stderr: a pipe into `git apply` or a file stays empty
+            than = f"{args.other}'s" if args.other else "its parent's"
+            print(f"no code change: {args.trial}'s code is the same as {than}", file=sys.stderr)
         return 0
     count = checkout(paths, args.trial, args.dir)
     print(f"wrote {args.trial}'s code to {args.dir} ({count} files)", file=sys.stderr)

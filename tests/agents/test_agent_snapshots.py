@@ -71,6 +71,8 @@ async def test_keep_then_discard_then_keep_diffs_each_against_the_right_parent(s
     assert (out / "train.py").read_text() == (workspace / "train.py").read_text()
     refused = cli("checkout", str(sample_project), "t0002", str(out))       # never over existing files
     assert refused.returncode == 2 and "not empty" in refused.stderr
+    same = cli("diff", str(sample_project), "t0004")                        # no change: said, on stderr
+    assert same.returncode == 0 and same.stdout == "" and "no code change: t0004's code" in same.stderr
     missing = cli("diff", str(sample_project), "t0999")
     assert missing.returncode == 2 and "t0999" in missing.stderr
 
