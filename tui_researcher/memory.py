@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .config import MemoryConfig
 from .fsutil import write_atomic
@@ -53,12 +54,18 @@ class Memory:
     results: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     compacted: int = 0
+    keep: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    """Where each saved text is also kept (the store): the file may be rewritten by a trial's sandbox gap."""
 
     @classmethod
     def load(cls, path: Path, cfg: MemoryConfig) -> "Memory":
+        return cls.from_text(path, cfg, path.read_text(encoding="utf-8") if path.exists() else "")
+
+    @classmethod
+    def from_text(cls, path: Path, cfg: MemoryConfig, text: str) -> "Memory":
         memory = cls(path=path, cfg=cfg)
-        if path.exists():
-            memory._parse(path.read_text(encoding="utf-8"))
+        if text:
+            memory._parse(text)
         return memory
 
     # entries --------------------------------------------------------------
@@ -148,4 +155,6 @@ class Memory:
     def save(self) -> str:
         text = self.render()
         write_atomic(self.path, text)
+        if self.keep is not None:
+            self.keep(text)
         return text

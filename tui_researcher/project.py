@@ -31,7 +31,23 @@ class Project:
         ensure_pool(self.store)
         self.ledger = Ledger(self.store)
         self.state = State.load(self.store)
-        self.memory = Memory.load(self.paths.memory, config.memory)
+        self.memory = self._load_memory()
+
+    def _load_memory(self) -> Memory:
+        """MEMORY_LOG.md, unless a trial could have rewritten it: while training runs, the controller's rename
+        of the file leaves the new one writable to that trial until it is collected. If the controller stopped
+        with trials running and the file differs from the copy kept in the store, the kept copy wins."""
+        path, cfg = self.paths.memory, self.config.memory
+        kept = self.store.meta("memory")
+        memory = Memory.load(path, cfg)
+        on_disk = path.read_text(encoding="utf-8") if path.exists() else ""
+        if kept is not None and self.state.running and on_disk != kept:
+            memory = Memory.from_text(path, cfg, kept)
+            memory.save()
+            self.notices.append(f"{path.name} changed while trials ran with no controller to watch them: "
+                                f"restored from the store's copy")
+        memory.keep = lambda text: self.store.set_meta("memory", text)
+        return memory
 
     def save_state(self) -> None:
         self.state.save(self.store)
