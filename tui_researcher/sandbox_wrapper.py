@@ -104,14 +104,21 @@ def pin_ancestors(path, areas, pinned):
 
 
 def tools_under_tmp(spec, env):
-    """Interpreters the command runs from under /tmp (a virtualenv there, on PATH or named by the argv): in view,
-    read-only, through the private /tmp; a PATH entry of /tmp itself is not, or /tmp would not be private."""
-    dirs = [d for d in env.get("PATH", "").split(":") if d]
+    """Interpreters the command runs from under /tmp (a virtualenv there, on PATH, named by the argv, or the end
+    of a symlink to one): in view, read-only, through the private /tmp; /tmp itself is not, or it would not be
+    private."""
+    dirs = [os.path.normpath(d) for d in env.get("PATH", "").split(":") if d]
     exe = (spec.get("argv") or [""])[0]
-    if "/" in exe:
-        dirs.append(os.path.dirname(os.path.abspath(exe)))
+    names = [exe] if "/" in exe else [os.path.join(d, n) for d in dirs for n in {exe or "python3", "python3"}]
+    for path in names:
+        for _ in range(8):   # each hop of a symlink chain (a venv's python links to the base interpreter)
+            path = os.path.abspath(path)
+            dirs.append(os.path.dirname(path))
+            if not os.path.islink(path):
+                break
+            path = os.path.join(os.path.dirname(path), os.readlink(path))
     roots = []
-    for d in map(os.path.normpath, dirs):
+    for d in dirs:
         root = os.path.dirname(d) if os.path.basename(d) == "bin" else d
         if inside(root, "/tmp") and root != "/tmp" and os.path.isdir(root) and root not in roots:
             roots.append(root)

@@ -229,3 +229,21 @@ def test_an_interpreter_in_a_virtualenv_under_tmp_still_starts(tmp_path):
                              capture_output=True, text=True, timeout=60,
                              env={**os.environ, "PATH": f"{venv}:/usr/bin:/bin"})
     assert on_path.stdout == "ran\n" and "No such file" in on_path.stderr      # the rest of /tmp stays private
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_a_symlink_outside_tmp_to_an_interpreter_under_tmp_still_starts(tmp_path):
+    """`python3` on PATH in /var/tmp, a link to a virtualenv's python under /tmp: the link's end stays in view."""
+    tree = tmp_path / "ws"
+    (tree / "runs").mkdir(parents=True)
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        (elsewhere / "python3").symlink_to(venv / "python")
+        done = subprocess.run(box(tree).argv(sys.executable, argv=["python3", "-c", "print('ran')"]),
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": str(elsewhere)})
+        assert done.returncode == 0 and done.stdout == "ran\n", done.stderr
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
