@@ -1,4 +1,4 @@
-"""Enter on a past trial: its params as a table, the diff its edits made, and the end of its log."""
+"""Enter on a past trial: its params as a table, its code diff against its parent, and the end of its log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tui_researcher.ledger import Ledger
 from tui_researcher.store import Store
 from tui_researcher.trial import Trial, TrialStatus
 from tui_researcher.ui.screens.detail import DetailScreen
-from tui_researcher.ui.screens.trials import edits_diff, params_table
+from tui_researcher.ui.screens.trials import code_diff, params_table
 from tui_researcher.ui.widgets.trials_table import TrialsTable
 
 
@@ -20,10 +20,9 @@ def add_past_trial(project: Path) -> None:
     ledger = Ledger(store)
     trial = Trial(id="t0005", cycle=5, hypothesis="wider", params={"lr": 0.05, "width": 2}, host="local",
                   status=TrialStatus.DISCARD, metric=0.92, log_path="runs/t0005/train.log",
-                  command="python train.py --lr 0.05 --width 2")
+                  command="python train.py --lr 0.05 --width 2",
+                  diff="--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-width = 1\n+width = args.width\n")
     ledger.record(trial, "finished")
-    ledger.tool_call(trial, {"call_id": "c9", "tool": "edit_file", "ok": True,
-                             "args": {"path": "train.py", "old": "width = 1\n", "new": "width = args.width\n"}})
     store.close()
     log = project / "workspace" / "runs" / "t0005" / "train.log"
     log.parent.mkdir(parents=True)
@@ -49,7 +48,10 @@ async def test_enter_on_a_past_trial_opens_its_params_diff_and_log(recording: Pa
         assert "epoch=20 val_acc" not in body
 
 
-def test_params_table_and_diff_of_calls_without_edits():
+def test_params_table_and_the_diff_of_a_trial_from_before_trees():
     assert params_table({}) == ["  –"]
     assert params_table({"a": 1, "long_name": "x"}) == ["  a          1", "  long_name  x"]
-    assert edits_diff([{"tool": "read_file", "args": {"path": "x"}}]) == []
+    old = Trial(id="t0001", cycle=1, tool_calls=[{"tool": "read_file", "args": {"path": "x"}},
+                                        {"tool": "write_file", "diff": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"}])
+    assert code_diff(old) == (["--- a/x", "+++ b/x", "@@ -1 +1 @@", "-a", "+b"], "its worker's file writes")
+    assert code_diff(Trial(id="t0002", cycle=2)) == ([], "its worker's file writes")

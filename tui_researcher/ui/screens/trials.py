@@ -8,7 +8,6 @@ a bounded series at a time, so opening the view costs the same at any ledger siz
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
@@ -152,9 +151,9 @@ def trial_detail(t: Trial, log: str = "") -> str:
     if t.tool_calls:
         lines += ["", f"tool calls ({len(t.tool_calls)})"]
         lines += [f"  {call.get('tool', '?')} {'ok' if call.get('ok', True) else 'failed'}" for call in t.tool_calls]
-    diff = edits_diff(t.tool_calls)
+    diff, source = code_diff(t)
     if diff:
-        lines += ["", "diff (the edits its tool calls made)", *diff]
+        lines += ["", f"diff ({source})", *diff]
     output = (t.dry_run or {}).get("output", "")
     if output:
         lines += ["", "dry-run output", output.rstrip()]
@@ -172,14 +171,11 @@ def params_table(params: dict) -> list[str]:
     return [f"  {str(key):<{width}}  {value}" for key, value in params.items()]
 
 
-def edits_diff(calls: list[dict]) -> list[str]:
-    """A unified diff of every edit a tool call made (its ``path``, ``old`` and ``new``)."""
-    out: list[str] = []
-    for call in calls or ():
-        args = call.get("args") or {}
-        if not (isinstance(args, dict) and isinstance(args.get("old"), str) and isinstance(args.get("new"), str)):
-            continue
-        path = str(args.get("path") or "?")
-        out += [line.rstrip("\n") for line in difflib.unified_diff(
-            args["old"].splitlines(), args["new"].splitlines(), f"a/{path}", f"b/{path}", lineterm="")]
-    return out
+def code_diff(t: Trial) -> tuple[list[str], str]:
+    """Its code's diff against its parent (the snapshot's, ``tui-researcher diff`` has it whole), or, for a trial
+    run before trees, the diffs its worker's file writes recorded."""
+    if t.diff:
+        return t.diff.rstrip("\n").splitlines(), "against its parent's code"
+    written = [line for call in t.tool_calls or () if isinstance(call.get("diff"), str)
+               for line in call["diff"].rstrip("\n").splitlines()]
+    return written, "its worker's file writes"
