@@ -50,3 +50,20 @@ def cli_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CODEX_HOME", str(home / ".codex"))
     (home / ".codex").mkdir()
     return home
+
+
+DONE = {"text": "done"}
+"""The CLI's closing line after its answer was recorded (the leader's CLI finishes its turn)."""
+
+
+@pytest.fixture(params=["claude_cli", "codex_cli"])
+def cli(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def cli_project_config(sample_project, fake, cli, cli_home, monkeypatch) -> Config:
+    """The sample project driven by the real CLI ``cli`` against the fake server, its key in the environment."""
+    from tests.agents.conftest import KEY
+    monkeypatch.setenv(KEY_ENV, KEY)
+    return cli_config(sample_project, fake, cli, find_cli(cli.removesuffix("_cli")))

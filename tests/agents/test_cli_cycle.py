@@ -10,7 +10,8 @@ import sys
 import pytest
 import yaml
 
-from tests.agents.clis import MODELS, cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
+from tests.agents.clis import (DONE, MODELS, cli, cli_config, cli_home, cli_project_config,  # noqa: F401
+                               find_cli)  # (fixtures)
 from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
 from tests.agents.fake_stream import offered_tools
 from tests.helpers import latest_trials
@@ -23,19 +24,11 @@ SLEEPY_PY = "import sys, time\nif '--dry-run' in sys.argv: sys.exit(0)\ntime.sle
 WRITERS = {"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "shell", "exec_command", "apply_patch", "exec",
            "write_stdin", "local_shell", "spawn_agent"}
 """The CLIs' own tools that run commands or write files: never offered to the model."""
-DONE = {"text": "done"}
-"""The CLI's closing line after its answer was recorded (the leader's CLI finishes its turn)."""
-
-
-@pytest.fixture(params=["claude_cli", "codex_cli"])
-def cli(request) -> str:
-    return request.param
 
 
 @pytest.fixture
-def config(sample_project, fake, cli, cli_home, monkeypatch):
-    monkeypatch.setenv(KEY_ENV, KEY)
-    return cli_config(sample_project, fake, cli, find_cli(cli.removesuffix("_cli")))
+def config(cli_project_config):
+    return cli_project_config
 
 
 async def test_a_cycle_through_the_cli_and_the_projects_mcp_tools(sample_project, config, fake, cli):

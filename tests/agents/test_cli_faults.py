@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.clis import cli_config, cli_home, find_cli  # noqa: F401  (cli_home: a fixture)
+from tests.agents.clis import (DONE, cli, cli_config, cli_home, cli_project_config,  # noqa: F401
+                               find_cli)  # (fixtures)
 from tests.agents.conftest import KEY, KEY_ENV, dry, launch, plan, reflection, run_loop
 from tests.agents.test_agent_faults import at_backoff, memory, notices
 from tests.helpers import latest_trials
@@ -17,18 +18,11 @@ from tui_researcher.errors import ResearcherError
 from tui_researcher.events import Notice, ToolReturned
 
 CMD = "python3 train.py --lr 0.1 --hidden 8 --epochs 10"
-DONE = {"text": "done"}
-
-
-@pytest.fixture(params=["claude_cli", "codex_cli"])
-def cli(request) -> str:
-    return request.param
 
 
 @pytest.fixture
-def config(sample_project, fake, cli, cli_home, monkeypatch):
-    monkeypatch.setenv(KEY_ENV, KEY)
-    return cli_config(sample_project, fake, cli, find_cli(cli.removesuffix("_cli")))
+def config(cli_project_config):
+    return cli_project_config
 
 
 async def test_a_launch_without_a_dry_run_is_refused_through_the_mcp_path(sample_project, config, fake, cli):
