@@ -15,7 +15,6 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,16 +26,7 @@ from tui_researcher.backends.local import LocalBackend  # noqa: E402
 from tui_researcher.config import Config  # noqa: E402
 from tui_researcher.paths import ProjectPaths  # noqa: E402
 from tui_researcher.sandbox import Kind, launch_env, sandbox_for  # noqa: E402
-
-
-async def timed(op, n: int) -> list[float]:
-    await op()
-    out = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await op()
-        out.append(time.perf_counter() - started)
-    return out
+from timing import timed  # noqa: E402  (benchmarks/timing.py)
 
 
 def row(name: str, plain: list[float], boxed: list[float]) -> None:

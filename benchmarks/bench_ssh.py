@@ -18,7 +18,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -30,6 +29,7 @@ import asyncssh  # noqa: E402
 from tests.sshd_server import ClientKeys, SSHServer, path_without_nvidia_smi, sshd_available, write_fake_nvidia_smi  # noqa: E402, E501
 from tui_researcher.backends.base import TrialRef  # noqa: E402
 from tui_researcher.backends.ssh import SSHBackend  # noqa: E402
+from timing import timed  # noqa: E402  (benchmarks/timing.py)
 
 HOSTS = 16
 # What one request to a one-shot helper does: start python, answer, exit.
@@ -41,17 +41,6 @@ TRIAL = "import time\nprint('step=1 loss=0.5', flush=True)\ntime.sleep(600)\n"
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
-
-
-async def timed(op: Callable[[], Awaitable[object]], n: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        await op()
-    out = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await op()
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def run_ssh(argv: list[str]) -> Callable[[], Awaitable[None]]:

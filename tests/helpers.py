@@ -157,6 +157,31 @@ def release(workspace: Path) -> None:
             (where / "release").write_text("")
 
 
+def record_events(controller) -> tuple[list, "asyncio.Task"]:
+    """Every event the controller emits, in order, into a list; the task ends when the controller closes its bus."""
+    import asyncio
+
+    seen: list = []
+    queue = controller.subscribe()
+
+    async def watch() -> None:
+        while (event := await queue.get()) is not None:
+            seen.append(event)
+
+    return seen, asyncio.create_task(watch())
+
+
+def put_on_path(tmp_path: Path, monkeypatch, name: str, script: str) -> Path:
+    """An executable ``name`` (a fake nvidia-smi, say) in ``tmp_path/bin``, first on this test's PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text(script)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return tool
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
     """Poll a condition with a bound; the tests' only waiting primitive."""
     deadline = time.monotonic() + timeout

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
 from pathlib import Path
 
+from tests.helpers import put_on_path
 from tui_researcher.backends.gpu import GpuProcess, GpuReading, parse_nvidia_smi
 from tui_researcher.backends.local import LocalBackend
 
@@ -34,12 +33,7 @@ def test_processes_are_attached_to_their_gpu_by_uuid():
 
 
 def test_the_host_helper_reports_each_gpus_processes(tmp_path: Path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(FAKE_SMI)
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    put_on_path(tmp_path, monkeypatch, "nvidia-smi", FAKE_SMI)
 
     async def read():
         backend = LocalBackend(tmp_path / "ws")

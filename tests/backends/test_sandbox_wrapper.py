@@ -22,6 +22,20 @@ LINUX = sys.platform.startswith("linux")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
+@pytest.fixture
+def unprivileged_user() -> None:
+    """Root (to drop to uid 65534), setpriv and unshare (util-linux) and a system python3 that user can run;
+    their absence is a skip that says so here, and a failure under REQUIRE_SANDBOX_USERS=1 (set by .ci/run)."""
+    missing = [what for what, ok in (("Linux", LINUX), ("root", os.getuid() == 0), ("setpriv", shutil.which("setpriv")),
+                                     ("unshare", shutil.which("unshare")), (SYSTEM_PYTHON, os.path.exists(SYSTEM_PYTHON)))
+               if not ok]
+    if missing:
+        why = f"needs {', '.join(missing)} to run the wrapper as an unprivileged user"
+        if os.environ.get("REQUIRE_SANDBOX_USERS") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+
+
 def box(tree: Path, *extra: tuple[str, str]) -> Sandbox:
     return Sandbox(Kind.TRAIN, str(tree), (("rw", str(tree)), ("ro", str(tree / "runs")),
                                            ("seal", str(tree / "HUMAN_DIRECTIVE.md")), *extra), network=False)
@@ -63,9 +77,7 @@ def test_the_wrapper_as_root_seals_the_tree_and_ends_every_process(tmp_path):
     check_outcome(tree, proc, marker, os.getuid())
 
 
-@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON),
-                    reason="needs root to become an unprivileged user (setpriv) and a system python3")
-def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace():
+def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace(unprivileged_user):
     base = Path(tempfile.mkdtemp(prefix="tui-sbx-"))   # /tmp/pytest-of-root is not reachable by nobody
     try:
         tree = base / "ws"
@@ -185,10 +197,8 @@ async def test_a_sandboxed_launch_reports_the_trainings_host_pid(tmp_path, isola
         await backend.close()
 
 
-@pytest.mark.skipif(not LINUX or os.getuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare")
-                    or not os.path.exists(SYSTEM_PYTHON), reason="needs root, setpriv, unshare and a system python3")
 @pytest.mark.parametrize("degrade", [False, True])
-def test_where_namespaces_fail_the_wrapper_refuses_or_runs_with_a_warning_never_silently(degrade):
+def test_where_namespaces_fail_the_wrapper_refuses_or_runs_with_a_warning_never_silently(degrade, unprivileged_user):
     """A real host without user namespaces: an unprivileged user in a chroot may not create one."""
     base = Path(tempfile.mkdtemp(prefix="tui-deg-"))
     rootbind = Path(tempfile.mkdtemp(prefix="tui-rootbind-"))

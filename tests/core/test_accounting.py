@@ -15,7 +15,7 @@ from tui_researcher.errors import ResearcherError
 from tui_researcher.events import Notice
 from tui_researcher.planner import Plan
 
-from tests.helpers import cli, latest_trials, make_project, read_state
+from tests.helpers import cli, latest_trials, make_project, read_state, record_events
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """What must never reach a terminal from a log or a model (tab and newline are layout)."""
@@ -50,14 +50,7 @@ class Failing:
 
 
 async def run(controller: Controller, timeout: float = 60) -> list:
-    seen: list = []
-    queue = controller.subscribe()
-
-    async def watch():
-        while (event := await queue.get()) is not None:
-            seen.append(event)
-
-    watcher = asyncio.create_task(watch())
+    seen, watcher = record_events(controller)
     await asyncio.wait_for(controller.run(), timeout)
     await asyncio.wait_for(watcher, 5)
     return seen

@@ -10,7 +10,7 @@ from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
 from tui_researcher.events import MonitorSample, Notice
 
-from tests.helpers import latest_trials, make_project, release
+from tests.helpers import latest_trials, make_project, record_events, release
 from tests.polling import wait_until
 from tests.webhook import Receiver
 
@@ -23,13 +23,7 @@ def fields(message: dict) -> dict[str, str]:
 async def start(project: Path, *, max_cycles: int, retry_delays=(0.05,) * 5, flush_s: float = 5.0):
     controller = Controller(project, load_config(project / "config.yaml"), max_cycles=max_cycles)
     controller.outreach.retry_delays, controller.outreach.flush_s = retry_delays, flush_s
-    seen: list = []
-    queue = controller.subscribe()
-
-    async def watch():
-        while (event := await queue.get()) is not None:
-            seen.append(event)
-    watcher = asyncio.create_task(watch())
+    seen, watcher = record_events(controller)
     return controller, seen, watcher
 
 

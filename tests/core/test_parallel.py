@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
 from pathlib import Path
 
 from tui_researcher.backends.local import LocalBackend
@@ -12,7 +10,7 @@ from tui_researcher.config import load_config
 from tui_researcher.controller import Controller
 from tui_researcher.events import TrialLaunched
 
-from tests.helpers import latest_trials, make_project, max_concurrency
+from tests.helpers import latest_trials, make_project, max_concurrency, put_on_path
 
 # index, name, util, mem used, mem total, temp, power, uuid: GPU 2 is busy with someone else's job
 FAKE_SMI = """#!/bin/sh
@@ -26,12 +24,7 @@ CSV
 
 
 def fake_gpus(tmp_path: Path, monkeypatch) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(FAKE_SMI)
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    put_on_path(tmp_path, monkeypatch, "nvidia-smi", FAKE_SMI)
 
 
 def overlaps(trials: list[dict]) -> list[tuple[str, str]]:

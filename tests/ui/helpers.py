@@ -80,6 +80,14 @@ class Live:
         return self.controller.state.running[self.trial_id].pid
 
 
+async def open_trials_view(pilot, widget_type):
+    """Press `t` and wait for the trials view to show ``widget_type`` (its table or its plot); that widget."""
+    app = pilot.app
+    await pilot.press("t")
+    return await wait_until(pilot, lambda: app.screen.query(widget_type).first() if app.screen.query(widget_type)
+                            else None, what="the trials view")
+
+
 @contextlib.asynccontextmanager
 async def live_app(project: Path, settings_path: Path, *, size=(140, 40)) -> AsyncIterator[Live]:
     """The app running the real controller (one cycle) in its loop, once the trial is running."""

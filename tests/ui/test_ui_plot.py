@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ui.helpers import settle, wait_until
+from tests.ui.helpers import open_trials_view, settle, wait_until
 
 from tui_researcher.ui.series import Point
 from tui_researcher.ui.widgets.metric_plot import MetricPlot, focus_range, plot_lines
@@ -48,9 +48,7 @@ async def test_r_toggles_the_full_range(replay_app):
     app = replay_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("t")
-        plot = await wait_until(pilot, lambda: app.screen.query(MetricPlot).first() if app.screen.query(MetricPlot)
-                                else None, what="the trials view")
+        plot = await open_trials_view(pilot, MetricPlot)
         assert plot.full_range is False
         await pilot.press("r")
         assert plot.full_range is True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ui.helpers import FROZEN_NOW, wait_until
+from tests.ui.helpers import FROZEN_NOW, open_trials_view, wait_until
 
 from tui_researcher.events import MonitorSample, TrialLaunched
 from tui_researcher.progress import Progress
@@ -77,8 +77,6 @@ async def test_live_curve_beside_the_best_run_and_a_provisional_point_on_the_plo
         assert best.startswith("best t0001 ") and len(best.split()[-1]) == 12
         assert table.best_curve[:2] == [(1.0, 0.62), (2.0, 0.64)]
         assert curve == "▁▁▁▂▂▂▂▂▃▃▃▃", "on the best's scale: this run is still below it"
-        await pilot.press("t")
-        plot = await wait_until(pilot, lambda: app.screen.query(MetricPlot).first() if app.screen.query(MetricPlot)
-                                else None, what="the trials view")
+        plot = await open_trials_view(pilot, MetricPlot)
         assert plot.live == (("t0002", 0.62),)
         await wait_until(pilot, lambda: "running (so far)" in plot.render().plain, what="the provisional point")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.ui.helpers import settle, wait_until
+from tests.ui.helpers import open_trials_view, settle, wait_until
 
 from tui_researcher.ledger import Ledger
 from tui_researcher.store import Store
@@ -34,9 +34,7 @@ async def test_enter_on_a_past_trial_opens_its_params_diff_and_log(recording: Pa
     app = replay_app()
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("t")
-        table = await wait_until(pilot, lambda: app.screen.query(TrialsTable).first() if app.screen.query(TrialsTable)
-                                 else None, what="the trials view")
+        table = await open_trials_view(pilot, TrialsTable)
         await wait_until(pilot, lambda: table.count == 5 and table.trial_at(4), what="the past trial's row")
         table.move_cursor(4)
         await pilot.press("enter")
