@@ -22,9 +22,9 @@ async def started(app, pilot):
 
 
 def footer_keys(app) -> dict[str, object]:
-    from textual.widgets._footer import FooterKey
+    from tui_researcher.ui.widgets.key_bar import KeyBar
 
-    return {key.key_display or key.key: key for key in app.screen.query(FooterKey)}
+    return {key.display: key for key in app.screen.query_one(KeyBar).shown()}
 
 
 async def test_80x24_keeps_help_and_quit_compacts_gpus_and_gives_the_table_half(xdg_config):
@@ -33,7 +33,7 @@ async def test_80x24_keeps_help_and_quit_compacts_gpus_and_gives_the_table_half(
         await started(app, pilot)
         keys = footer_keys(app)
         for key in ("?", "q"):
-            assert keys[key].region.right <= 80 and keys[key].region.width > 0, f"{key} is cut from the footer"
+            assert keys[key].end <= 80 and keys[key].end > keys[key].start, f"{key} is cut from the footer"
         meters = app.screen.query_one(GpuMeters)
         lines = meters.render().plain.splitlines()
         assert len(lines) == 5 and lines[0].startswith("gpu-a  4× H100 80GB HBM3")

@@ -17,6 +17,7 @@ from typing import Callable
 
 from textual import on, work
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ..errors import ResearcherError
@@ -61,12 +62,20 @@ class ResearcherApp(LoopActions):
                                                            read_only=source.read_only))
         self.dashboard = MainScreen(info.hosts, log_max_lines=settings.log_max_lines, clock=clock, animate=animate)
         self.add_mode(MAIN, lambda: self.dashboard.data_bind(ResearcherApp.status, ResearcherApp.trials))
-        self.add_mode(TRIALS, lambda: TrialsScreen(source, metric=info.metric, goal=info.goal, clock=clock,
-                                                   animate=animate)
+        self.add_mode(TRIALS, lambda: self._styled(TrialsScreen(source, metric=info.metric, goal=info.goal,
+                                                                clock=clock, animate=animate))
                       .data_bind(ResearcherApp.status, ResearcherApp.trials, ResearcherApp.live))
         self.bridge = Bridge(self, source, max_pending_lines=settings.log_max_lines)
 
     # start ------------------------------------------------------------------------------------
+
+    def _styled(self, screen: Screen) -> Screen:
+        """A mode's new screen is styled as its widgets mount; Textual would also restyle the whole app for
+        it (reparsing every stylesheet: a third of the trials view's opening) and never mark it done, so
+        every later switch restyled again. Mark it current: a theme changed meanwhile still restyles it."""
+        screen._css_update_count = self._css_update_count
+        return screen
+
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)

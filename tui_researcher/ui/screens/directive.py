@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, TextArea
+from textual.widgets import Label, TextArea
+
+from ..widgets.key_bar import KeyBar
 
 
 class DirectiveScreen(ModalScreen[str | None]):
@@ -25,7 +27,7 @@ class DirectiveScreen(ModalScreen[str | None]):
             yield Label("Used at the next THINK, then archived. ctrl+s sends · escape cancels.",
                         classes="dialog-help")
             yield TextArea(self.text, id="directive-text", soft_wrap=True, show_line_numbers=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()

@@ -19,10 +19,10 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from ...progress import metric_points
 from ..widgets.gpu_meters import GpuMeters
+from ..widgets.key_bar import KeyBar
 from ..widgets.memory_log import MemoryPane
 from ..widgets.plan import PlanPane
 from ..widgets.running_trials import RunningTrials
@@ -89,7 +89,7 @@ class MainScreen(Screen):
                 yield self.running_trials
                 yield _titled(self.training_log, LOG_TITLE)
         yield self.search_bar
-        yield Footer()
+        yield KeyBar()
 
     def action_search_log(self) -> None:
         self.search_bar.open(self.training_log, "search the log (enter; n / N next, previous)")

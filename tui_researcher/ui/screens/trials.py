@@ -17,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
+
 
 from ..arrange import SORTS, Arrangement
 from ..reads import TrialNews
 from ..series import Point
 from ..widgets.metric_plot import MetricPlot
+from ..widgets.key_bar import KeyBar
 from ..widgets.search_bar import SearchBar
 from ..widgets.status_bar import LoopStatus, StatusBar
 from ..widgets.trials_table import TrialsTable
@@ -63,7 +64,7 @@ class TrialsScreen(Screen):
             yield self.table
             yield self.plot
         yield self.search_bar
-        yield Footer()
+        yield KeyBar()
 
     # sort and filter -------------------------------------------------------------------------
 
@@ -100,13 +101,6 @@ class TrialsScreen(Screen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.call_after_refresh(self._styles_current)
-
-    def _styles_current(self) -> None:
-        """Textual restyles this mode's screen while it is still mounting and never marks it done, so every
-        later switch to it restyled the whole app again (a third of a second at 120x40): mark it current."""
-        if getattr(self, "_css_update_count", None) == -1:
-            self._css_update_count = self.app._css_update_count
 
     def action_toggle_range(self) -> None:
         self.plot.toggle_range()
