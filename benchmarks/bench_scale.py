@@ -11,7 +11,7 @@ process and measures:
 - the controller's peak RSS;
 - store bytes per trial;
 - `tui-researcher status` wall time (a fresh process, best of 3);
-- the app (attached): first frame, and opening the trials view (Pilot).
+- the app (attached): first frame, and opening the trials view (Pilot), medians of 3 fresh processes.
 Figures are compared as ratios of the largest size over 100, in the same run (the machine is
 noisy). ``--quick`` stops at 10,000. The last line is the one to compare:
 ``scale: cycle_cpu_ratio=X launch_gap_ratio=Y status_s=Z rss_mb=R bytes_per_trial=B view_open_s=V``
@@ -190,6 +190,12 @@ def run_child(project: Path, what: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def app_median(project: Path, runs: int = 3) -> dict:
+    """The app's figures, each the median over fresh processes: one open is a single sample on a noisy machine."""
+    samples = [run_child(project, "app") for _ in range(runs)]
+    return {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
+
+
 def status_seconds(project: Path) -> float:
     times = []
     for _ in range(3):
@@ -218,7 +224,7 @@ def main() -> None:
             row = {"build_s": built, "bytes_per_trial": store_bytes(project) / n}
             row.update(run_child(project, "loop"))
             row["status_s"] = status_seconds(project)
-            row.update(run_child(project, "app"))
+            row.update(app_median(project))
             rows[n] = row
             print(f"{n:>7} trials: cycle CPU {row['cycle_cpu'] * 1000:7.1f} ms  end->launch {row['launch_gap']:.3f} s  "
                   f"status {row['status_s']:.3f} s  RSS {row['rss_mb']:5.1f} MiB  {row['bytes_per_trial']:6.0f} B/trial  "

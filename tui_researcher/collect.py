@@ -79,7 +79,7 @@ class Collector:
         elif trial.status != TrialStatus.CONFIRMING:
             self.on_recorded(tid)
         with contextlib.suppress(SnapshotError, BackendError, OSError):   # its code is in git: the copy goes
-            await self.trees.prune(trial)
+            await self.trees.prune(trial, (self.backends[run.host], next(iter(self.backends.values()))))
 
     async def _measure(self, trial: Trial, run: RunningTrial, ending: Ending, log_text: str,
                        results_json: str | None) -> tuple[MetricResult, Ending]:

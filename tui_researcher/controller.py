@@ -366,13 +366,15 @@ class Controller:
             return
         current = self.ledger.get(trial.id) or trial
         if not current.finished:
+            editing = self.launcher.default_backend
             with contextlib.suppress(SnapshotError, BackendError):   # what the worker left, for the diff
-                editing = self.launcher.default_backend
                 await self.trees.write_diff(current, editing, await self.trees.snapshot(current, editing))
             dry_failed = bool(current.dry_run) and not current.dry_run.get("ok")
             self.launcher.finish_unlaunched(
                 current, TrialStatus.DRY_RUN_FAILED if dry_failed else TrialStatus.LAUNCH_FAILED,
                 current.label or "EXECUTE ended without a launch")
+            with contextlib.suppress(SnapshotError, BackendError, OSError):   # its code is in git: the copy goes
+                await self.trees.prune(current, (editing,))
         await self.reflector.reflect(current)
 
     async def _prepare_tree(self, trial: Trial) -> None:

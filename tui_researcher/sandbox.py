@@ -11,10 +11,14 @@ module lists for them:
   a dry-run may fill the same caches;
 - an evaluator writes nothing but its private /tmp;
 - ``run_shell`` has rlimits (memory, processes) and no network unless ``agent.tool_network``;
-  the others have network as ``experiment.network`` says.
+  the others have network as ``experiment.network`` says;
+- ``run_shell``, whose output goes to the model's provider, sees only the system's directories
+  (/usr, /etc, /opt, /var...), the workspace, the tools on PATH and ``agent.tool_readable``: the
+  home, /srv, /mnt, data disks and whatever lies beside the project are out of its sight.
 
-Everything else on the host (the installed package included) is read-only, /tmp is private, and
-/proc shows only the command's own processes.
+Everything else on the host (the installed package included) is read-only, /tmp is private, the
+credential stores in the home (``SECRET_STORES``) are empty, and /proc shows only the command's
+own processes.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ SEALED = ("HUMAN_DIRECTIVE.md", "commands.jsonl", "MEMORY_LOG.md", "state.json",
 """Controller files that may be absent when a command starts: an empty placeholder is made, bound read-only
 and removed after the command if still empty (an empty directive, memory or legacy file means nothing)."""
 PROTECTED_DIRS = ("runs/", "directive_archive/")
+SECRET_STORES = ("~/.ssh", "~/.aws", "~/.azure", "~/.gnupg", "~/.kube", "~/.docker/config.json", "~/.netrc",
+                 "~/.git-credentials", "~/.pypirc", "~/.config/gcloud", "~/.config/gh", "~/.anthropic", "~/.claude",
+                 "~/.claude.json", "~/.codex", "~/.config/tui-researcher", "~/.huggingface/token",
+                 "~/.cache/huggingface/token")
+"""Credential stores in the host's home: empty to every command the worker's side runs, as the API keys are
+absent from its environment (a training that needs a token gets it through ``experiment`` env, knowingly)."""
 
 
 class Kind(StrEnum):
@@ -112,6 +122,8 @@ class Sandbox:
     degrade: bool = False
     """Where namespaces fail at run time, run unprotected with a warning in the output rather than not at
     all: a scheduler's compute node is not the machine the controller probed."""
+    conceal: bool = False
+    """Cover the top-level directories outside the system's (home, data disks) but for what is mounted."""
 
     def argv(self, python: str, *, cmd: str | None = None, argv: list[str] | None = None,
              cwd: str | None = None) -> list[str]:
@@ -119,15 +131,16 @@ class Sandbox:
         (the wrapper's interpreter skips site and PYTHON* variables: a third of its start-up)."""
         spec = {"kind": str(self.kind), "tree": self.tree, "cwd": cwd or self.tree, "mounts": self.mounts,
                 "network": self.network, "rlimits": self.rlimits, "isolate": self.isolate, "degrade": self.degrade,
-                "cmd": cmd, "argv": argv}
+                "conceal": self.conceal, "cmd": cmd, "argv": argv}
         return [python, "-I", "-S", "-c", WRAPPER_SOURCE, json.dumps(spec)]   # stdlib only: no site, no env
 
     def describe(self) -> str:
         """One line for doctor: what this kind may write and reach."""
         writable = [p for op, p in self.mounts if op == "rw"]
         limits = ", ".join(f"{k} {v}" for k, v in self.rlimits.items())
+        sees = "; sees only the system, the workspace and its tools" if self.conceal else ""
         return (f"writes {', '.join(writable) or 'nothing'} and a private /tmp; "
-                f"network {'yes' if self.network else 'no'}" + (f"; limits: {limits}" if limits else ""))
+                f"network {'yes' if self.network else 'no'}" + (f"; limits: {limits}" if limits else "") + sees)
 
 
 def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, tree: str | None = None,
@@ -152,10 +165,13 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
         mounts.append(("rw", own))
         mounts += [("seal" if name in ("exit.json", "pid.json") else "ro", posixpath.join(own, name))
                    for name in SIDECARS]
-    network = config.agent.tool_network if kind == Kind.SHELL else config.experiment.network
-    rlimits = ({"memory_mb": config.agent.tool_memory_mb, "processes": config.agent.tool_max_processes}
-               if kind == Kind.SHELL else {})
-    return Sandbox(kind, tree, tuple(mounts), network, rlimits, isolate, degrade)
+    shell = kind == Kind.SHELL
+    if shell:
+        mounts += [("ro", p) for p in config.agent.tool_readable]
+    mounts += [("hide", p) for p in SECRET_STORES]
+    network = config.agent.tool_network if shell else config.experiment.network
+    rlimits = {"memory_mb": config.agent.tool_memory_mb, "processes": config.agent.tool_max_processes} if shell else {}
+    return Sandbox(kind, tree, tuple(mounts), network, rlimits, isolate, degrade, conceal=shell)
 
 
 async def isolation(backend: Backend, python: str | None = None) -> Isolation:

@@ -103,11 +103,35 @@ def pin_ancestors(path, areas, pinned):
             mount(current, current, None, BIND | REC)
 
 
-def tools_under_tmp(spec, env):
-    """Interpreters the command runs from under /tmp (a virtualenv there, on PATH, named by the argv, or the end
-    of a symlink to one): in view, read-only, through the private /tmp; /tmp itself is not, or it would not be
-    private."""
-    dirs = [os.path.normpath(d) for d in env.get("PATH", "").split(":") if d]
+SYSTEM = ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "opt", "nix", "snap", "var", "dev", "proc",
+          "sys", "run", "tmp")
+"""Top-level directories a concealed command (run_shell) still sees; every other one (home, /srv, /mnt, data
+disks, the controller's own checkout) is an empty directory to it but for what it needs, bound back."""
+
+
+def concealed():
+    """The top-level directories to cover: real directories outside ``SYSTEM`` (a link such as /lib -> usr/lib
+    leads into one that stays)."""
+    found = []
+    for name in sorted(os.listdir("/")):
+        path = "/" + name
+        if name not in SYSTEM and os.path.isdir(path) and not os.path.islink(path):
+            found.append(path)
+    return found
+
+
+def install_root(d):
+    """The installation a directory of executables belongs to: a venv or prefix for ``bin``, pyenv for its
+    shims, the package for ``node_modules/.bin``; the directory itself otherwise."""
+    root = os.path.dirname(d) if os.path.basename(d) in ("bin", ".bin", "shims", "condabin") else d
+    return os.path.dirname(root) if os.path.basename(root) == "node_modules" else root
+
+
+def tools_in(spec, env, areas):
+    """Interpreters and tools the command runs from inside covered areas (a virtualenv under /tmp, pyenv or conda
+    under the home, on PATH, named by the argv, or the end of a symlink to one): in view, read-only; the
+    areas themselves are not, or they would not be covered."""
+    dirs = [os.path.normpath(d) for d in env.get("PATH", "").split(":") if d.startswith("/")]
     exe = (spec.get("argv") or [""])[0]
     names = [exe] if "/" in exe else [os.path.join(d, n) for d in dirs for n in {exe or "python3", "python3"}]
     for path in names:
@@ -117,62 +141,92 @@ def tools_under_tmp(spec, env):
             if not os.path.islink(path):
                 break
             path = os.path.join(os.path.dirname(path), os.readlink(path))
+    home = os.path.normpath(env.get("HOME") or "/")
     roots = []
     for d in dirs:
-        root = os.path.dirname(d) if os.path.basename(d) == "bin" else d
-        if inside(root, "/tmp") and root != "/tmp" and os.path.isdir(root) and root not in roots:
+        root = install_root(d)
+        if (any(inside(root, a) and root != a for a in areas) and root != home and os.path.isdir(root)
+                and root not in roots):
             roots.append(root)
     return [("ro", root) for root in roots]
 
 
-def targets(spec):
+def targets(spec, areas):
     """(op, path) for every mount of the spec that exists now, globs expanded, symlinks skipped."""
     found = []
-    for op, path in tools_under_tmp(spec, os.environ) + [tuple(m) for m in spec["mounts"]]:
+    for op, path in tools_in(spec, os.environ, areas) + [tuple(m) for m in spec["mounts"]]:
         paths = [path]
         if op == "ro_glob":
             paths = sorted(glob.glob(os.path.join(spec["tree"], path), recursive=True))
         for target in paths:
             target = os.path.normpath(os.path.expanduser(target))
             if not os.path.islink(target) and os.path.exists(target):
-                found.append(("rw" if op == "rw" else "ro", target))
+                found.append((op if op in ("rw", "hide") else "ro", target))
     return found
 
 
-def private_tmp(found):
-    """A fresh tmpfs on /tmp; what the command needs from the old /tmp (a tree under it) is bound back."""
-    old = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
-    if not mount("tmpfs", "/tmp", "tmpfs", NOSUID | NODEV, must=False):
-        return {}
-    sources = {}
+def cover(area, found, sources):
+    """A fresh tmpfs on ``area``; what the command needs from under it (a tree, a tool) is bound back from the
+    directory the tmpfs hides, through a descriptor opened before. False where the tmpfs cannot be made."""
+    try:
+        old = os.open(area, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:   # a directory this user cannot read (another's home): nothing there to bind back
+        old = None
+    if not mount("tmpfs", area, "tmpfs", NOSUID | NODEV, must=False):
+        if old is not None:
+            os.close(old)
+        return False
     for op, target in found:
-        if inside(target, "/tmp") and not any(inside(target, t) for t in sources):
-            source = "/proc/self/fd/%d/%s" % (old, os.path.relpath(target, "/tmp"))
+        if old is not None and op != "hide" and inside(target, area) and target != area and not any(inside(target, t) for t in sources):
+            source = "/proc/self/fd/%d/%s" % (old, os.path.relpath(target, area))
             if os.path.isdir(source):
                 os.makedirs(target, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
             sources[target] = source
-    return sources
+    return True
+
+
+def hide(target):
+    """An empty read-only directory, or an empty file, in place of a credential store."""
+    if not os.path.lexists(target) or os.path.islink(target):
+        return   # out of sight already (under a covered area)
+    if os.path.isdir(target):
+        mount("tmpfs", target, "tmpfs", NOSUID | NODEV | NOEXEC | RDONLY, must=False)
+    else:
+        mount("/dev/null", target, None, BIND, must=False)
+        mount(None, target, None, REMOUNT | BIND | RDONLY | kept(target), must=False)
 
 
 def build_view(spec):
     mount(None, "/", None, REC | PRIVATE)
     all_read_only()
-    found = targets(spec)
-    sources = private_tmp(found)
-    areas, pinned = [], set()
+    areas = ["/tmp"] + (concealed() if spec.get("conceal") else [])
+    found = targets(spec, areas)
+    sources, covered = {}, []
+    for area in areas:
+        if cover(area, found, sources):
+            covered.append(area)
+    writable, pinned = [], set()
     for op, target in found:
         source = sources.get(target, target)
+        if op == "hide":
+            continue
         if op == "rw":
             if mount(source, target, None, BIND | REC, must=False) and mount(
                     None, target, None, REMOUNT | BIND | kept(target), must=False):
-                areas.append(target)
+                writable.append(target)
             continue
-        pin_ancestors(target, areas, pinned)
+        pin_ancestors(target, writable, pinned)
         mount(source, target, None, BIND | REC)
         mount(None, target, None, REMOUNT | BIND | RDONLY | kept(target))
+    for op, target in found:
+        if op == "hide":
+            pin_ancestors(target, writable, pinned)
+            hide(target)
+    for area in covered[1:]:   # the private /tmp stays writable; a concealed directory is empty and read-only
+        mount(None, area, None, REMOUNT | BIND | RDONLY | NOSUID | NODEV, must=False)
     if not mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC, must=False):
         mount("tmpfs", "/proc", "tmpfs", NOSUID | NODEV | NOEXEC)
 

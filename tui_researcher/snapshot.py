@@ -142,6 +142,17 @@ class CodeStore:
         out = await self.git("diff", "--name-only", "--no-renames", a, b)
         return [line for line in out.splitlines() if line]
 
+    async def blobs(self, commit: str) -> dict[str, str]:
+        """Each regular file of ``commit`` and its blob id: what lets a remote host tell code from output."""
+        out = await self.git("ls-tree", "-r", "-z", "--full-tree", commit)
+        found = {}
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if path and len(parts) == 3 and parts[1] == "blob" and parts[0] in ("100644", "100755"):
+                found[path] = parts[2]
+        return found
+
     async def checkout(self, commit: str, target: Path, *, index: Path | None = None) -> None:
         """Write ``commit``'s files into ``target`` (created); ``index`` then describes them, so a later
         ``commit`` of ``target`` hashes only what changed."""

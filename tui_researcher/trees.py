@@ -8,7 +8,8 @@ the base recorded. ``keep`` makes a trial the best, and the best's snapshot is t
 
 On this machine (a backend that does not ``seeds_code``) git works on the tree directly. A remote
 host gets the base as one tar through the helper (``unpack_tree``) and sends back only the files
-its worker changed (``pack_tree``); the controller applies them to its own copy and commits.
+its worker changed (``pack_tree``); the controller applies them to its own copy and commits. After the
+trial each host drops the files whose content git holds (``prune_tree``, by blob id) and keeps the outputs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .backends.base import Backend
@@ -85,6 +87,7 @@ class Trees:
         snap = await self.store.snapshot(local, base=trial.base_snapshot, name=trial.id,
                                          index=self.store.index(trial.id))
         trial.snapshot, trial.diff, trial.files_changed = snap.commit, capped(snap.diff), snap.files
+        trial.code_changed = bool(snap.files)   # what its tree holds, not which tools the worker called
         return snap.diff
 
     @staticmethod
@@ -119,9 +122,15 @@ class Trees:
             return
         await self._place(trial.snapshot, trial.id, backend, index=False)
 
-    async def prune(self, trial: Trial) -> None:
-        """After the trial: the code git holds goes from this machine's tree (a remote trial's copy here
-        goes whole); what the training wrote stays. ``tui-researcher checkout`` writes the code out again."""
+    async def prune(self, trial: Trial, hosts: Iterable[Backend] = ()) -> None:
+        """After the trial: the code git holds goes from its trees, on this machine and on each remote host
+        in ``hosts`` (where it was edited, where it ran); what the training wrote stays.
+        ``tui-researcher checkout`` writes the code out again."""
+        remote = [b for b in dict.fromkeys(hosts) if b.seeds_code]
+        if trial.snapshot and trial.tree and remote:
+            blobs = await self.store.blobs(trial.snapshot)
+            for backend in remote:
+                await backend.prune_tree(trial.tree, blobs)
         local = self.local(trial.id)
         index = self.store.index(trial.id)
         if not trial.snapshot or not index.exists() or not local.is_dir():
@@ -133,7 +142,9 @@ class Trees:
             if rel and rel not in changed:
                 (local / rel).unlink(missing_ok=True)
         for path in sorted(local.rglob("*"), key=lambda p: -len(p.parts)):
-            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            if path.name == "__pycache__" and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)      # compiled from the code that went
+            elif path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
                 path.rmdir()
         if not any(local.iterdir()):
             local.rmdir()

@@ -114,7 +114,8 @@ class Trial:
     measured_by: str = ""
     """``evaluator`` (metric.evaluate measured it) or ``log`` (the training's own output)."""
     code_changed: bool = False
-    """The worker wrote files or ran shell commands in this trial's dispatch."""
+    """The trial's code differs from its base (its snapshot's diff); without a tree, the worker wrote files or ran
+    shell commands in its dispatch."""
     self_reported: bool = False
     """The metric came from the log of code the worker changed in this trial, with no evaluator to check it."""
     decision: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -44,6 +45,27 @@ async def test_run_shell_cannot_write_outside_the_workspace_or_into_the_package(
     assert not (package / "planted.py").exists() and not home_file.exists()
     assert not outside.exists() and not (sample_project / "escaped.txt").exists()   # the private /tmp took them
     assert not (package / "backends" / "helper.py").read_text().endswith("#\n")
+
+
+async def test_run_shell_cannot_read_the_home_and_what_it_reads_is_what_the_provider_gets(sample_project, config, fake,
+                                                                                         provider, tmp_path):
+    """What run_shell prints goes to the model's provider: a secret in the home never reaches it, the workspace does;
+    ``agent.tool_readable`` opens a dataset to it, read-only."""
+    secret = Path.home() / f".tui-researcher-test-{tmp_path.name}.txt"
+    data = Path.home() / f".tui-researcher-data-{tmp_path.name}"
+    secret.write_text("sk-not-for-the-provider")
+    data.mkdir()
+    (data / "labels.csv").write_text("label-file-contents")
+    config.agent.tool_readable = [str(data)]
+    try:
+        result = await shell(sample_project, config, fake, f"cat {secret}; cat {data}/labels.csv; "
+                                                           f"echo x > {data}/planted; head -c 300 train.py")
+    finally:
+        secret.unlink()
+        shutil.rmtree(data)
+    assert "sk-not-for-the-provider" not in result and "No such file or directory" in result
+    assert "label-file-contents" in result and "Read-only file system" in result
+    assert "A tiny real training" in result, "the workspace is in view"
 
 
 @pytest.mark.parametrize("network", [False, True])
@@ -112,3 +134,22 @@ async def test_the_evaluator_and_protected_data_cannot_be_written_by_the_worker(
     calls = latest_trials(sample_project)["t0001"]["tool_calls"]
     assert [c["ok"] for c in calls[:2]] == [False, False] and all("is protected" in c["result"] for c in calls[:2])
     assert {name: (workspace / name).read_bytes() for name in before} == before
+
+
+@pytest.mark.parametrize("edit, changed", [
+    # a shell edit the tools never saw still changes the code the metric came from
+    ({"tool": "run_shell", "args": {"command": "sed -i 's/^import /import sys, /' train.py"}}, True),
+    # a write of what the file already held, and a shell that only reads, change nothing
+    ({"tool": "run_shell", "args": {"command": "cp train.py /tmp/t.py && cp /tmp/t.py train.py && wc -l train.py"}},
+     False),
+])
+async def test_self_reported_follows_the_trials_code_not_the_tools_it_called(sample_project, config, fake,
+                                                                            provider, edit, changed):
+    fake.script("think", plan(CMD))
+    fake.script("code", edit, dry(CMD), launch(CMD))
+    fake.script("reflect", reflection(milestone=""))
+    await run_loop(sample_project, config)
+    trial = latest_trials(sample_project)["t0001"]
+    assert isinstance(trial["metric"], float) and trial["measured_by"] == "log"
+    assert trial["code_changed"] is changed and trial["self_reported"] is changed
+    assert bool(trial["files_changed"]) is changed and (trial["files_changed"] == ["train.py"]) is changed

@@ -3,6 +3,7 @@ the host helper's file tools against a directory swapped for a symlink while the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -77,23 +78,34 @@ def test_the_wrapper_as_root_seals_the_tree_and_ends_every_process(tmp_path):
     check_outcome(tree, proc, marker, os.getuid())
 
 
-def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace(unprivileged_user):
-    base = Path(tempfile.mkdtemp(prefix="tui-sbx-"))   # /tmp/pytest-of-root is not reachable by nobody
+@contextlib.contextmanager
+def nobody_workspace():
+    """A workspace owned by nobody under a fresh /tmp directory (/tmp/pytest-of-root is not reachable by nobody)."""
+    base = Path(tempfile.mkdtemp(prefix="tui-sbx-"))
     try:
         tree = base / "ws"
         (tree / "runs").mkdir(parents=True)
         base.chmod(0o755)
         for path in (base, tree, tree / "runs"):
             os.chown(path, 65534, 65534)
-        marker = f"sbx-{uuid.uuid4().hex}"
-        argv = box(tree).argv(SYSTEM_PYTHON, cmd=ATTEMPTS.format(marker=marker).replace("python3", SYSTEM_PYTHON))
-        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
-                              capture_output=True, text=True, timeout=60, cwd="/")
-        if "sandbox unavailable: unshare" in proc.stderr:
-            pytest.skip("unprivileged user namespaces are disabled on this host")
-        check_outcome(tree, proc, marker, 65534)
+        yield tree
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def run_as_nobody(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+                          capture_output=True, text=True, timeout=60, cwd="/", **kwargs)
+    if "sandbox unavailable: unshare" in proc.stderr:
+        pytest.skip("unprivileged user namespaces are disabled on this host")
+    return proc
+
+
+def test_the_wrapper_as_an_unprivileged_user_uses_a_user_namespace(unprivileged_user):
+    with nobody_workspace() as tree:
+        marker = f"sbx-{uuid.uuid4().hex}"
+        argv = box(tree).argv(SYSTEM_PYTHON, cmd=ATTEMPTS.format(marker=marker).replace("python3", SYSTEM_PYTHON))
+        check_outcome(tree, run_as_nobody(argv), marker, 65534)
 
 
 @pytest.mark.skipif(not LINUX, reason="renameat2 is Linux's")
@@ -257,3 +269,92 @@ def test_a_symlink_outside_tmp_to_an_interpreter_under_tmp_still_starts(tmp_path
         assert done.returncode == 0 and done.stdout == "ran\n", done.stderr
     finally:
         shutil.rmtree(elsewhere, ignore_errors=True)
+
+
+def shell_box(tree: Path, *extra: tuple[str, str]) -> Sandbox:
+    from tui_researcher.sandbox import SECRET_STORES
+    return Sandbox(Kind.SHELL, str(tree), (("rw", str(tree)), *extra, *(("hide", p) for p in SECRET_STORES)),
+                   network=False, conceal=True)
+
+
+@pytest.fixture
+def beside_home():
+    """A directory in the real home (outside /tmp and the system's directories), removed after."""
+    base = Path.home() / f".tui-researcher-test-{uuid.uuid4().hex[:8]}"
+    base.mkdir()
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+def test_run_shell_sees_the_system_its_workspace_and_its_tools_and_nothing_beside(beside_home):
+    """A project in the home: the secret beside it (``../secret.txt``, by its absolute path, the home's listing)
+    is out of run_shell's sight, while a virtualenv there on PATH still runs and the workspace is whole."""
+    tree = beside_home / "project" / "workspace"
+    (tree / "runs").mkdir(parents=True)
+    (tree / "train.py").write_text("print('trained')\n")
+    (beside_home / "project" / "secret.txt").write_text("the project's neighbour")
+    (beside_home / "secret.txt").write_text("the home's")
+    venv = beside_home / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python3").symlink_to(sys.executable)
+    readable = beside_home / "data"
+    readable.mkdir()
+    (readable / "labels.csv").write_text("a,b\n")
+    script = (f"cat ../secret.txt; cat {beside_home}/secret.txt; ls -a {Path.home()} | wc -l; python3 train.py; "
+              f"cat {readable}/labels.csv; echo edited > train.py && cat train.py")
+    env = {**os.environ, "PATH": f"{venv}:/usr/bin:/bin"}
+    proc = subprocess.run(shell_box(tree, ("ro", str(readable))).argv(sys.executable, cmd=script),
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert "neighbour" not in proc.stdout and "the home's" not in proc.stdout, proc.stdout
+    assert proc.stderr.count("No such file or directory") == 2, proc.stderr
+    assert proc.stdout.split("\n")[1:] == ["trained", "a,b", "edited", ""], proc.stdout + proc.stderr
+    assert int(proc.stdout.split("\n")[0]) <= 4, "the home shows the way to the workspace and the tools, no more"
+    unconcealed = subprocess.run(box(tree).argv(sys.executable, cmd="cat ../secret.txt"), capture_output=True,
+                                 text=True, timeout=60, env=env)
+    assert unconcealed.stdout == "the project's neighbour", "a training still reads data beside its project"
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+@pytest.mark.parametrize("kind", list(Kind))
+def test_the_credential_stores_in_the_home_are_empty_to_every_kind(kind):
+    from tui_researcher.sandbox import SECRET_STORES
+    home = Path(tempfile.mkdtemp(prefix="tui-home-", dir="/var/tmp"))   # outside the private /tmp, like a home
+    try:
+        tree = home / "project" / "ws"
+        tree.mkdir(parents=True)
+        (home / ".ssh").mkdir()
+        (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY")
+        (home / ".netrc").write_text("machine example.com password hunter2")
+        (home / ".cache" / "huggingface").mkdir(parents=True)
+        (home / ".cache" / "huggingface" / "token").write_text("hf_token")
+        mounts = (("rw", str(tree)), ("rw", "~/.cache/huggingface"), *(("hide", p) for p in SECRET_STORES))
+        sandbox = Sandbox(kind, str(tree), mounts, network=False, conceal=kind == Kind.SHELL)
+        script = ("cat ~/.ssh/id_ed25519 ~/.netrc ~/.cache/huggingface/token; ls ~/.ssh | wc -l; "
+                  "echo a > ~/.ssh/planted; echo b > ~/.cache/huggingface/model.bin && echo cached")
+        proc = subprocess.run(sandbox.argv(sys.executable, cmd=script), capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOME": str(home)})
+        for secret in ("PRIVATE KEY", "hunter2", "hf_token"):
+            assert secret not in proc.stdout, (kind, proc.stdout)
+        assert not (home / ".ssh" / "planted").exists()
+        if kind != Kind.SHELL:   # run_shell sees no home at all; the others keep the writable cache
+            assert proc.stdout.split() == ["0", "cached"], proc.stdout + proc.stderr
+            assert (home / ".cache" / "huggingface" / "model.bin").exists()
+        assert (home / ".ssh" / "id_ed25519").read_text() == "PRIVATE KEY", "hidden, not harmed"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_run_shell_as_an_unprivileged_user_sees_its_workspace_and_not_the_home(unprivileged_user, beside_home):
+    with nobody_workspace() as tree:
+        (beside_home / "secret.txt").write_text("root's")
+        beside_home.chmod(0o755)
+        script = (f"cat {beside_home}/secret.txt; ls -a {Path.home()} | wc -l; echo mine > mine.txt && cat mine.txt; "
+                  f"{SYSTEM_PYTHON} -c 'print(2)'")
+        proc = run_as_nobody(shell_box(tree).argv(SYSTEM_PYTHON, cmd=script),
+                             env={**os.environ, "PATH": "/usr/bin:/bin"})
+        # the home is an empty directory to it (not one it may not open): covered, not merely closed
+        assert proc.stdout == "2\nmine\n2\n", proc.stdout + proc.stderr
+        assert "No such file or directory" in proc.stderr and "Permission denied" not in proc.stderr

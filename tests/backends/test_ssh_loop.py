@@ -36,10 +36,12 @@ def test_sample_project_runs_over_ssh_with_code_seeded_on_the_host(sample_projec
     # training ran on the host's side: its logs are in the remote workspace, not the local one
     assert (remote / "runs" / "t0001" / "train.log").read_text().count("val_acc=") >= 10
     assert not (sample_project / "workspace" / "runs").exists()
-    # each trial ran in its own tree on the host, made from its base snapshot in one transfer
+    # each trial ran in its own tree on the host, made from its base snapshot in one transfer; after it, the
+    # code git holds went from the host's tree and this machine's copy (the ``__pycache__`` the training made too)
     last = max(trials)
-    code = (sample_project / "workspace" / "train.py").read_text()
-    assert (remote / ".tui-researcher" / "trees" / last / "train.py").read_text() == code
+    assert trials[last]["tree"] == f".tui-researcher/trees/{last}"
+    assert not (remote / ".tui-researcher" / "trees" / last).exists()
+    assert not (sample_project / "workspace" / ".tui-researcher" / "trees" / last).exists()
     assert (remote / "runs" / last / "code.diff").read_text() == "" == trials[last]["diff"]
     assert trials[last]["base_snapshot"] and trials[last]["snapshot"]
     # the controller's own files stay on the laptop

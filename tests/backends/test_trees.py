@@ -145,3 +145,37 @@ async def test_a_link_in_the_code_never_carries_a_write_out_of_a_tree(backends, 
     await trees.snapshot(trial, backend)                                  # ... whose file comes back here
     assert list(outside.iterdir()) == []
     project.close()
+
+
+async def test_after_the_trial_its_code_goes_from_every_host_and_its_outputs_stay(backends, tmp_path):
+    """The tree on the host that ran it (and this machine's copy of a remote one) keeps only what the training
+    wrote: git holds the code. A directory swapped for a link to files just like the code is never followed."""
+    import os
+
+    backend = await backends.open()
+    project = project_for(backends, tmp_path)
+    trees = Trees(project)
+    trial = Trial(id="t0001", cycle=1, run_dir="runs/t0001")
+    await trees.prepare(trial, backend)
+    host_tree = backends.workspace / trial.tree
+    await backend.write_file(f"{trial.tree}/train.py", "print('val_acc=0.2')\n")   # the worker's edit
+    await trees.snapshot(trial, backend)
+    # the training: a checkpoint, a code file overwritten, compiled code, and the data directory made a link
+    await backend.write_file(f"{trial.tree}/ckpt/model.pt", "weights")
+    (host_tree / "__pycache__").mkdir()
+    (host_tree / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
+    lookalike = tmp_path / "lookalike"
+    lookalike.mkdir()
+    (lookalike / "big.bin").write_bytes((host_tree / "data" / "big.bin").read_bytes())
+    (host_tree / "data" / "big.bin").unlink()
+    (host_tree / "data").rmdir()
+    os.symlink(lookalike, host_tree / "data")
+
+    await trees.prune(trial, (backend,))
+
+    left = sorted(str(p.relative_to(host_tree)) for p in host_tree.rglob("*"))
+    assert left == ["ckpt", "ckpt/model.pt", "data"], left
+    assert (host_tree / "data").is_symlink() and (lookalike / "big.bin").exists()
+    assert not (project.paths.workspace / trial.tree).exists() or backends.kind == "local"   # the copy here went
+    assert await trees.store.blobs(trial.snapshot) and trial.snapshot                         # git still holds it
+    project.close()

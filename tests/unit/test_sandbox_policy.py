@@ -39,6 +39,26 @@ def test_run_shell_has_limits_and_no_network_an_evaluator_writes_nothing():
     assert ("ro", f"{ROOT}/eval.py") in evaluator.mounts
 
 
+def test_only_run_shell_is_concealed_and_tool_readable_opens_a_path_to_it_alone():
+    config = Config()
+    config.agent.tool_readable = ["~/datasets/cifar"]
+    paths = ProjectPaths.at(Path("/p"), "ws")
+    shell = sandbox_for(Kind.SHELL, config, paths, root=ROOT)
+    assert shell.conceal and ("ro", "~/datasets/cifar") in shell.mounts
+    for kind in (Kind.DRY_RUN, Kind.TRAIN, Kind.EVAL):   # training reads its data wherever it lies
+        box = sandbox_for(kind, config, paths, root=ROOT, run_dir="runs/t0001")
+        assert not box.conceal and ("ro", "~/datasets/cifar") not in box.mounts
+    assert "sees only the system" in shell.describe()
+
+
+def test_the_credential_stores_are_hidden_from_every_kind_after_the_writable_caches():
+    for kind in Kind:
+        mounts = list(policy(kind).mounts)
+        assert ("hide", "~/.ssh") in mounts and ("hide", "~/.netrc") in mounts
+        token = mounts.index(("hide", "~/.cache/huggingface/token"))
+        assert all(i < token for i, (op, _) in enumerate(mounts) if op == "rw"), "a writable cache cannot unhide it"
+
+
 def test_protected_globs_and_the_evaluators_files_are_read_only_to_every_kind():
     for kind in Kind:
         box = policy(kind, evaluate="python3 tools/eval.py --data held/x.npz {run_dir}", protected=["data/test_*"])

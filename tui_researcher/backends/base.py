@@ -195,6 +195,11 @@ class Backend(ABC):
         """The files of ``path`` changed since its ``unpack_tree``: ``tar`` (base64) and ``deleted``."""
 
     @abstractmethod
+    async def prune_tree(self, path: str, blobs: dict[str, str]) -> int:
+        """Remove from ``path`` (a trial's tree) each file whose content is ``blobs``'s (git holds it), and
+        the directories left empty; what the training wrote stays. The number of files removed."""
+
+    @abstractmethod
     async def gpus(self) -> tuple[list[GpuReading] | None, str]:
         """The host's GPUs now, or None and why not."""
 
@@ -325,6 +330,9 @@ class HelperBackend(Backend):
 
     async def pack_tree(self, path: str) -> dict[str, Any]:
         return await self.call("pack_tree", path=path, timeout=600.0)
+
+    async def prune_tree(self, path: str, blobs: dict[str, str]) -> int:
+        return int((await self.call("prune_tree", path=path, blobs=blobs, timeout=600.0))["removed"])
 
     async def ping(self) -> float:
         started = time.perf_counter()

@@ -17,6 +17,8 @@ those have one definition here and in the copy every host runs.
 """
 
 import base64
+import contextlib
+import hashlib
 import io
 import json
 import os
@@ -24,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -139,12 +142,12 @@ def proc_start_time(pid):
     """(alive, start time) from the kernel; a zombie is not alive."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
+            line = f.read()
     except (OSError, ValueError):
         if os.path.isdir("/proc/self"):
             return False, ""
         return _ps_start_time(pid)
-    rest = stat[stat.rfind(")") + 2:].split()
+    rest = line[line.rfind(")") + 2:].split()
     return rest[0] not in ("Z", "X"), rest[19]
 
 
@@ -491,6 +494,43 @@ class Helper:
                     tar.add(full, arcname=rel, recursive=False)
         deleted = [rel for rel in manifest if not os.path.lexists(os.path.join(target, rel))]
         return {"tar": base64.b64encode(buf.getvalue()).decode("ascii"), "deleted": deleted}
+
+    def op_prune_tree(self, req):
+        """After the trial: each file whose content is the snapshot's blob goes (git holds it), never through
+        a link; then the directories left empty, the tree itself included. What the training wrote stays."""
+        target = self.resolve(req["path"], for_write=True)
+        if not os.path.isdir(target) or os.path.islink(target):
+            return {"removed": 0}
+        real = os.path.realpath(target)
+        removed = 0
+        for rel, blob in req["blobs"].items():
+            name = os.path.normpath(rel)
+            if os.path.isabs(name) or name.split(os.sep)[0] in ("..", "."):
+                continue
+            full = os.path.join(target, name)
+            if os.path.realpath(os.path.dirname(full)) != os.path.join(real, os.path.dirname(name)).rstrip(os.sep):
+                continue                                    # a directory swapped for a link: not ours to touch
+            try:
+                fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    continue
+                data = f.read()
+            digest = hashlib.new("sha1" if len(blob) == 40 else "sha256", b"blob %d\0" % len(data))
+            digest.update(data)
+            if digest.hexdigest() == blob:
+                os.unlink(full)
+                removed += 1
+        for dirpath, _dirs, _files in os.walk(target, topdown=False):
+            if os.path.basename(dirpath) == "__pycache__":      # compiled from the code that went
+                shutil.rmtree(dirpath, ignore_errors=True)
+            elif not os.listdir(dirpath):
+                os.rmdir(dirpath)
+        with contextlib.suppress(OSError):
+            os.unlink(_manifest(target))
+        return {"removed": removed}
 
     def op_gpus(self, req):
         exe = shutil.which("nvidia-smi")

@@ -120,6 +120,9 @@ class SlurmBackend(Backend):
     async def pack_tree(self, path: str) -> dict[str, Any]:
         return await self.inner.pack_tree(path)
 
+    async def prune_tree(self, path: str, blobs: dict[str, str]) -> int:
+        return await self.inner.prune_tree(path, blobs)
+
     async def ping(self) -> float:
         return await self.inner.ping()
 

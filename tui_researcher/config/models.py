@@ -233,6 +233,9 @@ class AgentConfig(Section):
     """Address-space limit of a run_shell command."""
     tool_max_processes: int = Field(256, gt=0)
     """How many more processes a run_shell command may start."""
+    tool_readable: list[str] = Field(default_factory=list)
+    """Paths outside the workspace run_shell may read (a dataset to inspect): it sees only the system's
+    directories, the workspace and the tools on PATH otherwise (``~`` is the host's home)."""
     cli_path: str = ""
     """claude_cli / codex_cli: the CLI's executable ("": ``claude`` or ``codex`` on PATH)."""
     cli_args: list[str] = Field(default_factory=list)
