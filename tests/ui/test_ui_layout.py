@@ -41,6 +41,12 @@ async def test_80x24_keeps_help_and_quit_compacts_gpus_and_gives_the_table_half(
             assert "util" in line and "%" in line and "/80 GB" in line and "…" not in line
             assert len(line) <= meters.content_size.width
         assert "H100" not in "".join(lines[1:]), "the model is named once, on the host's line"
+        # no room for processes on the lines: every process of every GPU is in the pane's tooltip, biggest first
+        assert "4121" not in "".join(lines)
+        assert str(meters.tooltip).splitlines() == [
+            "gpu-a GPU 0  pid 4121    python3                            59.1 GB",
+            "gpu-a GPU 0  pid 4180    tensorboard                         0.3 GB",
+            "gpu-a GPU 2  pid 700     python                             39.2 GB"]
         await pilot.press("question_mark")
         keys_table = app.screen.query_one("#help-keys")
         await pilot.pause()
@@ -63,6 +69,10 @@ async def test_200x60_gives_the_space_to_the_table_and_the_log(xdg_config):
         await started(app, pilot)
         log = app.screen.query_one("#log")
         assert log.region.height >= 40
+        meters = app.screen.query_one(GpuMeters)   # wide enough for each GPU's processes, whole
+        lines = meters.render().plain.splitlines()
+        assert "python3 4121" in lines[1] and "+1" in lines[1] and "python 700" in lines[3], lines
+        assert "…" not in "".join(lines) and all(len(line) <= meters.content_size.width for line in lines)
         await pilot.press("t")
         table = await wait_until(pilot, lambda: app.screen.query(TrialsTable).first()
                                  if app.screen.query(TrialsTable) else None, what="the trials view")
@@ -86,6 +96,26 @@ async def test_memory_opens_at_its_newest_and_the_empty_tool_pane_collapses(xdg_
         tools.add_events([ToolCalled(call_id="c1", tool="read_file", args={"path": "train.py"}, trial_id="t0030")])
         await pilot.pause()
         assert tools.display and tools.row_count == 1
+
+
+async def test_an_empty_memory_pane_is_one_line_and_grows_with_its_first_entry(xdg_config):
+    from tui_researcher.memory import Memory
+
+    app = sweep_app(xdg_config)
+    app.source.memory = ""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        memory, plan = app.screen.query_one(MemoryPane), app.screen.query_one("#plan")
+        empty = Memory(path=None).render()   # a new project's file: headings, no entry
+        memory.show(empty)
+        await memory.rendered()
+        await pilot.pause()
+        assert memory.has_class("-empty") and memory.region.height == 3, "the border and one line"
+        assert plan.region.height > 20, "the plan has the room"
+        memory.show(LONG_MEMORY)
+        await memory.rendered()
+        await pilot.pause()
+        assert not memory.has_class("-empty") and memory.region.height > 8
 
 
 def test_the_plans_command_comes_right_under_its_heading():

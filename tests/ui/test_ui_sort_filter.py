@@ -49,14 +49,20 @@ def test_filter_matches_id_status_hypothesis_and_params_not_json_keys(sweep_stor
     assert store_order(sweep_store, Arrangement(text="metric")) == [], "the record's keys are not searched"
 
 
+async def open_sweep_table(pilot, app) -> TrialsTable:
+    """The trials view of the 30-trial sweep once its script has ended and its rows are in."""
+    await wait_until(pilot, lambda: app.source_ended, what="the script")
+    await pilot.press("t")
+    table = await wait_until(pilot, lambda: app.screen.query(TrialsTable).first()
+                             if app.screen.query(TrialsTable) else None, what="the trials view")
+    await wait_until(pilot, lambda: table.count == 30 and table.trial_at(0), what="the rows")
+    return table
+
+
 async def test_s_sorts_S_reverses_and_slash_filters_the_table(xdg_config):
     app = sweep_app(xdg_config)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.source_ended, what="the script")
-        await pilot.press("t")
-        table = await wait_until(pilot, lambda: app.screen.query(TrialsTable).first()
-                                 if app.screen.query(TrialsTable) else None, what="the trials view")
-        await wait_until(pilot, lambda: table.count == 30 and table.trial_at(0), what="the rows")
+        table = await open_sweep_table(pilot, app)
         await pilot.press("s", "s")   # id -> status -> metric
         await wait_until(pilot, lambda: table.sort == ("metric", False), what="the metric order")
         await wait_until(pilot, lambda: table.trial_at(0) is not None, what="the first row")
@@ -74,3 +80,24 @@ async def test_s_sorts_S_reverses_and_slash_filters_the_table(xdg_config):
         assert app.screen.title_text == f"Trial {table.trial_at(0).id}"
         await pilot.press("escape", "slash", "enter")   # an empty filter: every trial again
         await wait_until(pilot, lambda: table.count == 30, what="all rows")
+
+
+async def test_a_click_on_a_header_sorts_by_its_column_and_again_the_other_way(xdg_config):
+    app = sweep_app(xdg_config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_sweep_table(pilot, app)
+        widths = table._fitted_widths()
+        header = table.content_region
+        metric_x = header.x + sum(w + 2 for w in widths[:2]) + 2   # inside the third column's header
+
+        await pilot.click(offset=(metric_x, header.y))
+        await wait_until(pilot, lambda: table.sort == ("metric", False), what="the metric order")
+        await wait_until(pilot, lambda: table.trial_at(0) is not None, what="the first row")
+        assert table.trial_at(0).id == "t0001" and table.border_title == "Trials · by metric ▲"
+        await pilot.click(offset=(metric_x, header.y))
+        await wait_until(pilot, lambda: table.sort == ("metric", True), what="the reverse order")
+        await wait_until(pilot, lambda: table.trial_at(0) is not None, what="the first row")
+        assert table.trial_at(0).id == "t0029"
+        await pilot.click(offset=(header.x + 1, header.y))          # the id column: the ledger's order again
+        await wait_until(pilot, lambda: table.sort == ("id", False), what="the ledger's order")
+        assert table.border_title == "Trials" and table.order is None

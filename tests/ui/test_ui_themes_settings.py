@@ -125,3 +125,33 @@ def test_bell_in_settings_toml_is_a_boolean(xdg_config):
     assert load_settings() == (Settings(bell=False), "")
     path.write_text("bell = 0\n")
     assert load_settings()[1] == f"{path}: bell: expected bool, got 0"
+
+
+def _contrast(a, b) -> float:
+    """WCAG 2 contrast ratio of two opaque colours."""
+    def luminance(colour) -> float:
+        def channel(c: int) -> float:
+            c = c / 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        return 0.2126 * channel(colour.r) + 0.7152 * channel(colour.g) + 0.0722 * channel(colour.b)
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_pane_borders_and_the_focused_one_are_visible_in_every_theme(xdg_config):
+    """A pane's border against what lies beside it (the screen) and inside it (its surface): 3:1 at least, the
+    WCAG minimum for a component's edge; the focused pane's border differs from the others'."""
+    app = ResearcherApp(QueueSource(), animate=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+            log, memory = app.screen.query_one("#log"), app.screen.query_one("#memory")
+            log.focus()
+            await pilot.pause()
+            screen_bg = app.screen.styles.background
+            for pane in (log, memory):
+                inside = screen_bg + pane.styles.background
+                edge = inside + pane.styles.border_top[1]
+                assert _contrast(edge, screen_bg) >= 3.0 and _contrast(edge, inside) >= 3.0, (app.theme, pane.id)
+            assert log.styles.border_top[1] != memory.styles.border_top[1], app.theme
+            await pilot.press("ctrl+t")

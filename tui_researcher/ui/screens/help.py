@@ -52,7 +52,7 @@ def key_rows(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list
 
 VIEW_KEYS = [
     ("/", "Search / filter", "Log: search (n / N next, previous; g / G first, last). Trials: filter"),
-    ("s / S", "Sort", "Trials view: sort by the next column / the other way round"),
+    ("s / S", "Sort", "Trials view: sort by the next column / the other way round (or click a header)"),
     ("r", "Range", "Trials view: the plot's range, the best quartile or every trial"),
     ("enter", "Details", "Trials view: a trial's params, the diff of its edits, its log"),
 ]

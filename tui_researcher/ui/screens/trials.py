@@ -80,6 +80,12 @@ class TrialsScreen(Screen):
         following = keys[(keys.index(self.arrangement.key) + 1) % len(keys)]
         self.apply_arrangement(replace(self.arrangement, key=following, descending=False))
 
+    @on(TrialsTable.HeaderClicked)
+    def _sort_by_header(self, event: TrialsTable.HeaderClicked) -> None:
+        same = event.column == self.arrangement.key
+        self.apply_arrangement(replace(self.arrangement, key=event.column,
+                                       descending=not self.arrangement.descending if same else False))
+
     def action_reverse(self) -> None:
         self.apply_arrangement(replace(self.arrangement, descending=not self.arrangement.descending))
 

@@ -1,7 +1,8 @@
 """Per host and GPU: utilisation and memory bars with numbers, temperature, power, a sparkline.
 
 One line per GPU at any width: what does not fit is left out from the end (its processes, the
-sparkline, then power, then temperature), never cut to "…"; the model is named once per host.
+sparkline, then power, then temperature), never cut to "…"; the model is named once per host. The
+pane's tooltip lists every process of every GPU.
 
 Only the newest reading of each host is kept and drawn (nvitop); the bridge keeps the short
 history of utilisation per GPU that the sparkline draws. A missing value is ``None`` until here, where it
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widget import Widget
+
+from ..ansi import display_line, plain
 
 if TYPE_CHECKING:
     from ...backends.gpu import GpuReading
@@ -52,6 +55,18 @@ def processes_text(gpu: "GpuReading") -> str:
     return f"  {first.name[:16] or 'pid'} {first.pid}{memory}{more}"
 
 
+def processes_tooltip(samples: "dict[str, MonitorSample | None]") -> Content | None:
+    """Every process on every GPU, biggest first (a GPU's line names only its biggest, where it fits)."""
+    lines = []
+    for host, sample in samples.items():
+        for gpu in sample.gpus if sample is not None and sample.reachable else ():
+            for proc in sorted(gpu.processes, key=lambda p: -(p.memory_mb or 0.0)):
+                name = plain(display_line(proc.name)) or "?"
+                memory = "" if proc.memory_mb is None else f"{proc.memory_mb / 1024:6.1f} GB"
+                lines.append(f"{plain(display_line(host))} GPU {gpu.index}  pid {proc.pid:<7} {name[:32]:<32} {memory}")
+    return Content("\n".join(lines)) if lines else None
+
+
 def _num(value: float | None, fmt: str, unit: str = "") -> str:
     return "N/A" if value is None else f"{value:{fmt}}{unit}"
 
@@ -68,6 +83,7 @@ class GpuMeters(Widget):
         self.samples[sample.host] = sample
         for index, history in utilisation.items():
             self.history[(sample.host, index)] = history
+        self.tooltip = processes_tooltip(self.samples)
         self.refresh(layout=True)
 
     def render(self) -> Content:

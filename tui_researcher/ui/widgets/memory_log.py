@@ -7,21 +7,26 @@ from textual.await_complete import AwaitComplete
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
+NO_MEMORY = "_No memory yet._"
+
 
 class MemoryPane(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="-empty")
         self._updating: AwaitComplete | None = None
         self._text = ""
 
     def compose(self) -> ComposeResult:
-        yield Markdown("_No memory yet._")
+        yield Markdown(NO_MEMORY)
 
     def show(self, text: str) -> None:
         if text != self._text:
             self._text = text
             body = text.removeprefix("# Memory Log").lstrip("\n")   # the pane's title says it already
-            self._updating = AwaitComplete(self._update(body or "_No memory yet._")).call_next(self)
+            # no entry yet (a new project, its first trial running): one line, and the plan takes the room
+            empty = not any(line.startswith("- ") for line in body.splitlines())
+            self.set_class(empty, "-empty")
+            self._updating = AwaitComplete(self._update(NO_MEMORY if empty else body)).call_next(self)
 
     async def _update(self, body: str) -> None:
         """The newest entries are at the end: the pane opens there (the best and the recent decisions)."""

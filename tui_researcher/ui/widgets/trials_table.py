@@ -117,6 +117,13 @@ class TrialsTable(ScrollView, can_focus=True):
             super().__init__()
             self.trial = trial
 
+    class HeaderClicked(Message):
+        """A column's header was clicked: the screen sorts by it (again: the other way round)."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
     def __init__(self, pages: PageReader, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._read_page = pages
@@ -258,7 +265,12 @@ class TrialsTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(trial))
 
     def on_click(self, event: events.Click) -> None:
-        row = event.style.meta.get("row")
+        row, column = event.style.meta.get("row"), event.style.meta.get("column")
+        if row == -1 and isinstance(column, int) and 0 <= column < len(LABELS) \
+                and not event.style.meta.get("out_of_bounds"):
+            event.stop()
+            self.post_message(self.HeaderClicked(LABELS[column]))
+            return
         if isinstance(row, int) and 0 <= row < self.count:
             event.stop()
             if row == self.cursor_row:
