@@ -35,7 +35,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.agents.fake_cache import PromptCache, TooManyBreakpoints, tokens
-from tests.agents.fake_stream import anthropic_events, offered_name, offered_tools, responses_events, send_events
+from tests.agents.fake_stream import (anthropic_events, code_mode, instructions, offered_name, offered_tools,
+                                     responses_events, send_events)
 
 
 @dataclass
@@ -181,8 +182,13 @@ class FakeLLM:
 
 
 def _route(body: dict, api: str) -> str:
-    # a CLI's MCP tools carry a prefix (mcp__tuir__submit_plan) or a namespace (codex's mcp__tuir)
+    # a CLI's MCP tools carry a prefix (mcp__tuir__submit_plan) or a namespace (codex's mcp__tuir); in codex's
+    # code mode they are offered by no name at all: the system prompt, which names its own, tells the phase
     names = {name.rsplit("__", 1)[-1] for _, name in offered_tools(body)}
+    if code_mode(body):
+        prompt = instructions(body)
+        names = {name for name in ("submit_plan", "submit_reflection", "launch_experiment", "search_papers",
+                                   "read_file", "write_file", "list_files") if name in prompt}
     for name, route in (("submit_plan", "think"), ("submit_reflection", "reflect"), ("launch_experiment", "code"),
                         ("search_papers", "idea")):
         if name in names:

@@ -4,14 +4,18 @@ sends for, ``stream: true``) and the Responses API, streamed (what ``codex exec`
 A reply's calls are named as the client offered them: a CLI offers the project's tools through its
 MCP server under a prefixed name (``mcp__tuir__submit_plan``, ``tuir__submit_plan``), so a script's
 ``submit_plan`` answers as the name that ends with it. ``{"cut": True}`` ends the stream after its
-first event, without the closing ones: a connection lost mid-answer.
+first event, without the closing ones: a connection lost mid-answer. To a codex model in code mode the
+calls go as one ``exec`` of JavaScript that makes them (``exec_source``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
+
+from tui_researcher.mcp_server import SERVER_NAME
 
 
 def offered_tools(body: dict) -> list[tuple[str, str]]:
@@ -23,6 +27,47 @@ def offered_tools(body: dict) -> list[tuple[str, str]]:
         else:
             found.append(("", tool.get("name") or tool.get("function", {}).get("name") or ""))
     return found
+
+
+def code_mode(body: dict) -> bool:
+    """Codex's newest models reach every tool through one ``exec`` tool that runs JavaScript (its code mode):
+    the project's MCP tools are deferred, named in no tool list, and called as ``tools.mcp__tuir__<name>``."""
+    return any(tool.get("type") == "custom" and tool.get("name") == "exec"
+               for item in body.get("input") or [] if isinstance(item, dict) and item.get("type") == "additional_tools"
+               for space in item.get("tools") or [] for tool in space.get("tools") or [space])
+
+
+def nested_tools(body: dict) -> set[str]:
+    """In code mode, the tools ``exec``'s description declares on its ``tools`` object."""
+    found: set[str] = set()
+    for item in body.get("input") or []:
+        if isinstance(item, dict) and item.get("type") == "additional_tools":
+            for space in item.get("tools") or []:
+                for tool in space.get("tools") or [space]:
+                    found.add(tool.get("name") or "")
+                    found.update(re.findall(r"declare const tools: \{ (\w+)\(", tool.get("description") or ""))
+    return found - {""}
+
+
+def instructions(body: dict) -> str:
+    """The system prompt as the client sent it: codex puts ours in the developer messages."""
+    texts = [body.get("instructions") or ""]
+    for item in body.get("input") or []:
+        if isinstance(item, dict) and item.get("role") in ("developer", "system"):
+            content = item.get("content")
+            texts += [content] if isinstance(content, str) else [c.get("text") or "" for c in content or []
+                                                                    if isinstance(c, dict)]
+    return "\n".join(texts)
+
+
+def exec_source(calls: list[tuple[str, Any]]) -> str:
+    """The JavaScript a code-mode model sends to make ``calls`` through the project's MCP server."""
+    lines = []
+    for name, args in calls:
+        literal = args if isinstance(args, str) else json.dumps(args)
+        lines += [f"const r{len(lines)} = await tools.mcp__{SERVER_NAME}__{name}({literal});",
+                  f"text(typeof r{len(lines)} === 'string' ? r{len(lines)} : JSON.stringify(r{len(lines)}));"]
+    return "\n".join(lines)
 
 
 def offered(body: dict, name: str) -> tuple[str, str]:
@@ -70,6 +115,10 @@ def responses_events(body: dict, reply: dict, n: int, usage: dict, calls: list[t
     if reply.get("text"):
         output.append({"type": "message", "id": f"msg_{n}", "role": "assistant", "status": "completed",
                        "content": [{"type": "output_text", "text": reply["text"], "annotations": []}]})
+    if (calls or reply.get("exec")) and code_mode(body):   # {"exec": "..."}: JavaScript of the script's own
+        output.append({"type": "custom_tool_call", "id": f"ctc_{n}", "call_id": f"call_{n}", "status": "completed",
+                       "name": "exec", "namespace": "functions", "input": reply.get("exec") or exec_source(calls)})
+        calls = []
     for i, (name, args) in enumerate(calls):
         namespace, name = offered(body, name)
         output.append({"type": "function_call", "id": f"fc_{n}_{i}", "call_id": f"call_{n}_{i}", "status": "completed",

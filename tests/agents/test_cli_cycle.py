@@ -3,6 +3,7 @@ CLI's only tools are the project's, through ``tui-researcher mcp`` and the contr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,57 @@ def test_the_headless_lines_show_the_clis_tool_calls(sample_project, fake, cli, 
     assert len(tool_lines) >= 2 and any("dry_run" in line for line in tool_lines)
     assert KEY not in proc.stdout + proc.stderr
     assert latest_trials(sample_project)["t0001"]["status"] == "keep"
+
+
+@pytest.mark.parametrize("cli", ["codex_cli"])
+@pytest.mark.parametrize("priced", [False, True])
+async def test_a_cycle_through_codex_in_code_mode_with_its_default_model(sample_project, config, fake, cli, priced):
+    """No ``agent.model``: codex picks its own, whose tools are reached through one ``exec`` of JavaScript (its
+    code mode); the project's tools still go through its MCP server, and the model codex chose is priced by
+    ``agent.pricing`` or named in the warning that its dollars count as $0."""
+    from tests.agents.fake_stream import code_mode, nested_tools
+    from tui_researcher.config.models import Price
+    from tui_researcher.events import Notice
+
+    config.agent.model = ""
+    config.agent.pricing = {"gpt-": Price(input=1.0, output=10.0, cache_read=0.1, cache_write=1.0)} if priced else {}
+    workspace = sample_project / "workspace"
+    patch = ("*** Begin Patch\n*** Add File: {path}\n+planted\n*** End Patch\n")
+    attack = "\n".join(f"try {{ text(JSON.stringify(await tools.apply_patch({json.dumps(patch.format(path=p))}))); }} "
+                       f"catch (e) {{ text(String(e)); }}" for p in ("planted.txt", str(workspace / "planted.txt")))
+    fake.script("think", plan(SLEEPY), DONE)
+    fake.script("code", {"tool": "write_file", "args": {"path": "sleepy.py", "content": SLEEPY_PY}},
+                {"exec": attack}, dry(SLEEPY), launch(SLEEPY))
+    fake.script("reflect", reflection(), DONE)
+
+    controller = await run_loop(sample_project, config, timeout=120)
+
+    model = fake.requests[0].body["model"]
+    assert model and all(code_mode(r.body) for r in fake.requests), "codex's default model is in code mode"
+    trial = latest_trials(sample_project)["t0001"]
+    assert trial["status"] == "keep" and trial["metric"] == 0.7
+    assert [c["tool"] for c in trial["tool_calls"]] == ["write_file", "launch_experiment", "launch_experiment"]
+    assert all(c["ok"] for c in trial["tool_calls"]) and trial["dry_run"]["ok"]
+    assert "+++ b/sleepy.py" in trial["diff"]
+    assert "a larger lr fits the spirals faster" in (sample_project / "workspace" / "MEMORY_LOG.md").read_text()
+    routes = [r.route for r in fake.requests if r.route != "bare"]
+    assert routes == ["think", "think", "code", "code", "code", "code", "reflect", "reflect"]
+    # exec runs JavaScript with no file system and no shell nested in it; codex's own apply_patch (and any agent it
+    # spawns, in the same process and config) meets its read-only sandbox
+    for request in fake.requests:
+        nested = nested_tools(request.body)
+        assert not (WRITERS - {"exec", "apply_patch", "spawn_agent"}) & nested, f"a built-in tool that writes: {nested}"
+    assert not list(sample_project.rglob("planted.txt")), "apply_patch wrote"
+    assert "read-only" in json.dumps(fake.of("code")[2].body["input"][-1]), "the refusal went back to the model"
+    during = [r for r in fake.requests if trial["started"] <= r.at <= trial["ended"]]
+    assert during == []
+    unpriced = [e.text for e in controller.seen if isinstance(e, Notice) and "no price known" in e.text]
+    usage = controller.state.usage
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
+    if priced:
+        assert not unpriced and usage.usd == pytest.approx(
+            (usage.input_tokens * 1.0 + usage.output_tokens * 10.0 + usage.cache_read_tokens * 0.1
+             + usage.cache_write_tokens * 1.0) / 1e6)
+    else:
+        assert unpriced and f"model {model!r}" in unpriced[0], "the model codex chose is named, not ''"
+        assert usage.usd == 0

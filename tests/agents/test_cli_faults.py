@@ -82,6 +82,22 @@ async def test_a_refused_credential_says_to_log_the_cli_in(sample_project, confi
     assert KEY not in "\n".join(notices(controller)) + memory(sample_project)   # the echoed key is redacted
 
 
+async def test_a_cli_never_logged_in_says_so_and_backs_off(sample_project, config, fake, cli, cli_home,
+                                                           monkeypatch):
+    """No key in the environment and a HOME where the CLI was never logged in: the real CLI's own complaint,
+    as one notice with what to do, then backoff; nothing is asked of the endpoint without a credential."""
+    monkeypatch.delenv(KEY_ENV)
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "CODEX_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    fake.script("think", {"status": 401, "repeat": True})   # had it asked: refused, as a server would
+
+    controller = await run_loop(sample_project, config, quit_when=at_backoff, timeout=90)
+
+    errors = [t for t in notices(controller, "error") if t.startswith(f"THINK failed: {cli}: ")]
+    assert errors and "(log the CLI in, or set agent.api_key_env)" in errors[0], notices(controller)
+    assert not latest_trials(sample_project), "no trial without a plan"
+
+
 async def test_a_cli_silent_past_cli_timeout_is_stopped(sample_project, config, fake, cli):
     config.agent.cli_timeout = 3
     fake.script("think", {"delay": 30, "text": "late", "repeat": True})

@@ -17,7 +17,6 @@ from ..config import Config
 from ..errors import ResearcherError
 from .providers import Settings, one_line, redact
 from .providers.cli import CliProvider, CliSettings, Dialect
-from .usage import price_for
 
 CLI_PROVIDERS = {"claude_cli": "claude", "codex_cli": "codex"}
 KEY_ENV = {"claude_cli": "ANTHROPIC_API_KEY", "codex_cli": "OPENAI_API_KEY"}
@@ -67,8 +66,7 @@ def make_cli_provider(config: Config) -> CliProvider:
     if not os.path.isfile(cli.path) and shutil.which(cli.path) is None:
         raise ResearcherError(f"agent.provider {config.agent.provider}: {cli.path!r} not found: install it "
                               f"(npm install -g {NPM[config.agent.provider]}) or set agent.cli_path")
-    return CliProvider(cli, dialect(config.agent.provider), price_for(config.agent.model, config.agent.pricing),
-                       MCP_COMMAND)
+    return CliProvider(cli, dialect(config.agent.provider), config.agent.pricing, MCP_COMMAND)
 
 
 NPM = {"claude_cli": "@anthropic-ai/claude-code", "codex_cli": "@openai/codex"}

@@ -57,6 +57,7 @@ class Agent:
     def __init__(self, bench: Workbench, provider: Provider, pricing: dict[str, Price]) -> None:
         self.bench = bench
         self.provider = provider
+        self.pricing = pricing
         self.price = price_for(provider.model, pricing)
         self.spent = TokenUsage()
         self.spent_usd = 0.0
@@ -116,9 +117,12 @@ class Agent:
         self.spent, self.spent_usd = TokenUsage(), 0.0
 
     def _account(self, usage: TokenUsage, given_usd: float | None = None) -> None:
+        if self.price is None and self.provider.model:   # a CLI's own default, named once it has run
+            self.price = price_for(self.provider.model, self.pricing)
         if self.price is None and given_usd is None and not self._warned_price and usage.total:
             self._warned_price = True
-            self.bench.notice(f"no price known for model {self.provider.model!r}: its cost counts as $0; "
+            model = repr(self.provider.model) if self.provider.model else "(the CLI's default, unnamed)"
+            self.bench.notice(f"no price known for model {model}: its cost counts as $0; "
                                    f"set agent.pricing to enforce agent.max_usd_per_day", "warning")
         usd = cost(usage, self.price) if given_usd is None else given_usd
         self.spent += usage

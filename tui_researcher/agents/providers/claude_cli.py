@@ -56,6 +56,7 @@ class ClaudeDialect(Dialect):
         kind = event.get("type")
         if kind == "system" and event.get("session_id"):
             run.session = str(event["session_id"])
+            run.model = str(event.get("model") or run.model)
         elif kind == "stream_event":
             self._stream(event.get("event") or {}, run)
         elif kind == "assistant":

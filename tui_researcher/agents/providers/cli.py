@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bridge import ToolBridge
-from ..usage import Price, TokenUsage, cost
+from ..usage import Price, TokenUsage, cost, price_for
 from . import Reply, Settings, ToolCall, ToolResult, ToolSpec, fail, one_line, redact
 
 STREAM_LIMIT = 16 * 1024 * 1024
@@ -65,6 +65,8 @@ class Run:
     last_error: str = ""
     """A passing complaint (codex's "Reconnecting..."): the reason given if the CLI then fails."""
     reported: TokenUsage = field(default_factory=TokenUsage)
+    model: str = ""
+    """The model the CLI says it uses (its default, where agent.model names none)."""
 
     def seen(self) -> TokenUsage:
         total = TokenUsage()
@@ -89,15 +91,20 @@ class Dialect:
     def stopped(self, run: Run, env: dict[str, str]) -> None:
         """The CLI was stopped mid-turn (at a launch): fill ``run.final`` if the CLI kept its usage elsewhere."""
 
+    def model_used(self, run: Run, env: dict[str, str]) -> str:
+        """The model the CLI chose, where the stream says it (else where the CLI keeps it)."""
+        return run.model
+
 
 class CliProvider:
     on_retry: Any = None
     """The CLI retries by itself; nothing of ours to tell."""
 
-    def __init__(self, cli: CliSettings, dialect: Dialect, price: Price | None, command: list[str]) -> None:
+    def __init__(self, cli: CliSettings, dialect: Dialect, pricing: dict[str, Price], command: list[str]) -> None:
         self.cli = cli
         self.dialect = dialect
-        self.price = price
+        self.pricing = pricing
+        self.price = price_for(cli.settings.model, pricing)
         self.mcp_command = command
         """How the CLI starts ``tui-researcher mcp`` (this interpreter, so it is the same install)."""
         self.name = cli.settings.name
@@ -168,6 +175,7 @@ class CliConversation:
                     await asyncio.wait_for(self._exited(), END_WAIT_S)
                 if stop and self.run.final is None:
                     self.provider.dialect.stopped(self.run, {**os.environ, **self.provider.cli.env})
+            self._learn_model()
             return Reply(problem, usage=self._unreported(), usd=self._unreported_usd())
         finally:
             await self.bridge.close()
@@ -264,7 +272,15 @@ class CliConversation:
         raise fail(self.settings, f"{self.settings.name}: no tool call and no answer within "
                                   f"{self.provider.cli.timeout:g}s (agent.cli_timeout): stopped")
 
+    def _learn_model(self) -> None:
+        """No agent.model: the CLI's own default, priced once the CLI names it (codex has no dollars of its own)."""
+        provider = self.provider
+        if not provider.model:
+            provider.model = provider.dialect.model_used(self.run, {**os.environ, **provider.cli.env})
+            provider.price = price_for(provider.model, provider.pricing) if provider.model else None
+
     def _reply(self, calls: list[ToolCall]) -> Reply:
+        self._learn_model()
         text = "\n".join(self.run.texts).strip()
         self.run.texts = []
         return Reply(text=text, tool_calls=calls, usage=self._unreported(), usd=self._unreported_usd())
@@ -277,6 +293,7 @@ class CliConversation:
             why = (run.error or (f"output cut or malformed ({run.bad_line!r})" if run.bad_line else "")
                    or run.last_error or _last_line(stderr.decode("utf-8", "replace")) or "it ended without a result")
             raise fail(self.settings, f"{name}: exit {code}: {one_line(why, 300)}{_hint(why)}")
+        self._learn_model()
         usage, usd = self._unreported(), self._unreported_usd()
         return Reply(text=(run.result or "\n".join(run.texts)).strip(), usage=usage, usd=usd, stop="end_turn")
 
@@ -311,6 +328,6 @@ def _hint(why: str) -> str:
     low = why.lower()
     if "rate limit" in low or "429" in low or "usage limit" in low:
         return " (rate limited: planning backs off)"
-    if "login" in low or "auth" in low or "401" in low or "api key" in low:
+    if any(word in low for word in ("login", "logged in", "auth", "401", "api key", "missing environment variable")):
         return " (log the CLI in, or set agent.api_key_env)"
     return ""

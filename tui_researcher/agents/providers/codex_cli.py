@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any
+from typing import Any, Iterator
 
 from ...mcp_server import SERVER_NAME
 from ..usage import TokenUsage
@@ -88,19 +88,35 @@ class CodexDialect(Dialect):
         elif kind == "error":
             run.last_error = str(event.get("message") or "")
 
-    def stopped(self, run: Run, env: dict[str, str]) -> None:
+    @staticmethod
+    def _rollout(run: Run, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The session's own log, entry by entry (``$CODEX_HOME/sessions/.../rollout-*-<thread>.jsonl``)."""
         home = env.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
         logs = glob.glob(os.path.join(glob.escape(home), "sessions", "*", "*", "*",
                                       f"rollout-*{glob.escape(run.session)}.jsonl")) if run.session else []
         if not logs:
             return
-        total = TokenUsage()
         with open(logs[0], encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
-                    payload = json.loads(line).get("payload") or {}
-                except (ValueError, AttributeError):
+                    entry = json.loads(line)
+                except ValueError:
                     continue
+                if isinstance(entry, dict):
+                    yield entry
+
+    def model_used(self, run: Run, env: dict[str, str]) -> str:
+        """codex's stream never names its model: its session log's turn context does."""
+        for entry in self._rollout(run, env):
+            if entry.get("type") == "turn_context" and isinstance(entry.get("payload"), dict):
+                return str(entry["payload"].get("model") or "")
+        return ""
+
+    def stopped(self, run: Run, env: dict[str, str]) -> None:
+        total = TokenUsage()
+        for entry in self._rollout(run, env):
+            payload = entry.get("payload") or {}
+            if isinstance(payload, dict):
                 if payload.get("type") == "task_started":
                     total = TokenUsage()          # this process's turn only
                 elif payload.get("type") == "token_count" and isinstance(payload.get("info"), dict):
