@@ -17,8 +17,8 @@ module lists for them:
   home, /srv, /mnt, data disks and whatever lies beside the project are out of its sight.
 
 Everything else on the host (the installed package included) is read-only, /tmp is private, the
-credential stores in the home (``SECRET_STORES``) are empty, and /proc shows only the command's
-own processes.
+credential stores in the home (``SECRET_STORES``) and the host's own secrets in /etc
+(``SYSTEM_SECRETS``) are empty, and /proc shows only the command's own processes.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ SECRET_STORES = ("~/.ssh", "~/.aws", "~/.azure", "~/.gnupg", "~/.kube", "~/.dock
                  "~/.cache/huggingface/token")
 """Credential stores in the host's home: empty to every command the worker's side runs, as the API keys are
 absent from its environment (a training that needs a token gets it through ``experiment`` env, knowingly)."""
+SYSTEM_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh/ssh_host_rsa_key",
+                  "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key",
+                  "/etc/munge/munge.key", "/etc/slurm/slurmdbd.conf")
+"""The host's own secrets in /etc, which a controller run as root would otherwise let its commands read (a
+host key, munge's key that forges Slurm credentials): empty to every kind, as no training needs them."""
 
 
 class Kind(StrEnum):
@@ -168,7 +173,7 @@ def sandbox_for(kind: Kind, config: Config, paths: ProjectPaths, *, root: str, t
     shell = kind == Kind.SHELL
     if shell:
         mounts += [("ro", p) for p in config.agent.tool_readable]
-    mounts += [("hide", p) for p in SECRET_STORES]
+    mounts += [("hide", p) for p in SECRET_STORES + SYSTEM_SECRETS]
     network = config.agent.tool_network if shell else config.experiment.network
     rlimits = {"memory_mb": config.agent.tool_memory_mb, "processes": config.agent.tool_max_processes} if shell else {}
     return Sandbox(kind, tree, tuple(mounts), network, rlimits, isolate, degrade, conceal=shell)

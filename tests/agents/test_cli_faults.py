@@ -169,9 +169,9 @@ async def test_codex_usage_comes_from_turn_completed(sample_project, config, fak
 
     usage = controller.state.usage
     # two requests in each phase; the code worker's turn, stopped at the launch, from codex's session
-    # log: codex logs a response's tokens once its tool calls return, so the launching one is missing
-    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (5000, 2500, 500)
-    assert usage.usd == pytest.approx((5000 * 1.25 + 2500 * 0.125 + 500 * 10) / 1e6)   # gpt-5
+    # log, whose per-response records hold the launching request too
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (6000, 3000, 600)
+    assert usage.usd == pytest.approx((6000 * 1.25 + 3000 * 0.125 + 600 * 10) / 1e6)   # gpt-5
 
 
 async def test_the_clis_dollars_reach_the_daily_cap(sample_project, config, fake, cli):

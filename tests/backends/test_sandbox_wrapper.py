@@ -318,6 +318,25 @@ def test_run_shell_sees_the_system_its_workspace_and_its_tools_and_nothing_besid
 
 
 @pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root reads /etc/shadow: nothing to hide from anyone else")
+@pytest.mark.parametrize("kind", list(Kind))
+def test_the_hosts_own_secrets_are_empty_to_every_kind_even_as_root(tmp_path, kind):
+    """A controller run as root (a container, a lab box) runs its commands as root: /etc/shadow, the
+    host's SSH keys and munge's key would be theirs to read, and run_shell's output goes to the provider."""
+    from tui_researcher.sandbox import SYSTEM_SECRETS
+    assert Path("/etc/shadow").stat().st_size > 0
+    tree = tmp_path / "ws"
+    tree.mkdir()
+    sandbox = Sandbox(kind, str(tree), (("rw", str(tree)), *(("hide", p) for p in SYSTEM_SECRETS)),
+                      network=False, conceal=kind == Kind.SHELL)
+    proc = subprocess.run(sandbox.argv(sys.executable, cmd="wc -c < /etc/shadow; head -c 40 /etc/passwd"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split("\n")[0] == "0", proc.stdout + proc.stderr
+    assert proc.stdout.split("\n")[1].startswith("root:"), "the rest of /etc stays in view"
+    assert Path("/etc/shadow").stat().st_size > 0, "hidden, not harmed"
+
+
+@pytest.mark.skipif(not LINUX, reason="the namespace sandbox is Linux only")
 @pytest.mark.parametrize("kind", list(Kind))
 def test_the_credential_stores_in_the_home_are_empty_to_every_kind(kind):
     from tui_researcher.sandbox import SECRET_STORES

@@ -55,6 +55,7 @@ def test_the_credential_stores_are_hidden_from_every_kind_after_the_writable_cac
     for kind in Kind:
         mounts = list(policy(kind).mounts)
         assert ("hide", "~/.ssh") in mounts and ("hide", "~/.netrc") in mounts
+        assert ("hide", "/etc/shadow") in mounts and ("hide", "/etc/munge/munge.key") in mounts
         token = mounts.index(("hide", "~/.cache/huggingface/token"))
         assert all(i < token for i, (op, _) in enumerate(mounts) if op == "rw"), "a writable cache cannot unhide it"
 

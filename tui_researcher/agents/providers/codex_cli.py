@@ -12,7 +12,7 @@ The stream: ``thread.started`` gives the session, ``item.completed`` the agent's
 ``turn.completed`` the turn's ``usage`` (codex reports no dollars: the price table prices it),
 ``turn.failed`` the error. A turn stopped at a launch never completes: its usage is read from
 the session's own log (``$CODEX_HOME/sessions/.../rollout-*-<thread>.jsonl``, its
-``token_count`` events since the turn began).
+``token_usage_record`` per response since the turn began, the launching response's included).
 """
 
 from __future__ import annotations
@@ -113,14 +113,21 @@ class CodexDialect(Dialect):
         return ""
 
     def stopped(self, run: Run, env: dict[str, str]) -> None:
-        total = TokenUsage()
+        """The turn's usage from the session log: its ``token_usage_record`` per response (written as each
+        response completes, the launching one too); older codex has only ``token_count``, logged once a
+        response's tool calls return, so there the launching response is missing."""
+        records, counts = {}, TokenUsage()
         for entry in self._rollout(run, env):
             payload = entry.get("payload") or {}
-            if isinstance(payload, dict):
-                if payload.get("type") == "task_started":
-                    total = TokenUsage()          # this process's turn only
-                elif payload.get("type") == "token_count" and isinstance(payload.get("info"), dict):
-                    total += usage_of(payload["info"].get("last_token_usage") or {})
+            if not isinstance(payload, dict):
+                continue
+            if payload.get("type") == "task_started":
+                records, counts = {}, TokenUsage()     # this process's turn only
+            elif entry.get("type") == "token_usage_record" and isinstance(payload.get("usage"), dict):
+                records[str(payload.get("response_id") or len(records))] = usage_of(payload["usage"])
+            elif payload.get("type") == "token_count" and isinstance(payload.get("info"), dict):
+                counts += usage_of(payload["info"].get("last_token_usage") or {})
+        total = sum(records.values(), TokenUsage()) if records else counts
         if total.total:
             run.final = total
 
