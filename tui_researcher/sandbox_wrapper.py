@@ -24,6 +24,7 @@ W ends the way the command ended: the same exit code, or the same signal.
 """
 
 import ctypes
+import fcntl
 import glob
 import json
 import os
@@ -233,31 +234,71 @@ def build_view(spec):
 
 def prepare(spec):
     """In the host's view, before the namespaces: writable paths exist, sealed files exist.
-    The placeholders made here, (path, inode), so that ``tidy`` removes them after the command."""
-    made = []
+
+    A sealed file that was absent gets an empty placeholder, marked by an mtime of 0, removed after the
+    command by ``tidy``. Parallel commands of one project share those placeholders: each holds a shared
+    lock on the sealed files' directories from here to its end, and only the last one out removes them
+    (under an exclusive lock), so a placeholder never vanishes between one command finding it and
+    mounting over it. Returns the locked directories' descriptors."""
+    locks = {}
     for op, path in spec["mounts"]:
         path = os.path.expanduser(path)
         try:
             if op == "rw" and not os.path.exists(path):
                 os.makedirs(path, exist_ok=True)
-            elif op == "seal" and not os.path.lexists(path):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                made.append((path, os.fstat(fd).st_ino))
-                os.close(fd)
+            elif op == "seal":
+                where = os.path.dirname(path)
+                if where not in locks:
+                    locks[where] = lock(where)
+                if not os.path.lexists(path):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                    os.utime(fd, (0, 0))
+                    os.close(fd)
         except OSError:
             pass   # a cache dir that cannot be made stays read-only; a seal that cannot be made has its dir ro
-    return made
+    return locks
 
 
-def tidy(made):
-    """Remove the placeholders nobody wrote since (a directive the user wrote meanwhile stays)."""
-    for path, inode in made:
+def lock(where):
+    """A shared lock on a directory (None where it cannot be taken: placeholders are then left in place)."""
+    fd = None
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return fd
+    except OSError:
+        if fd is not None:
+            os.close(fd)
+        return None
+
+
+def placeholder(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_size == 0 and st.st_mtime == 0 and (st.st_mode & 0o170000) == 0o100000
+
+
+def tidy(spec, locks):
+    """The last command out removes the placeholders nobody wrote since (a directive the user wrote
+    meanwhile stays); a command that ends while another still runs leaves them to it."""
+    for where, fd in locks.items():
+        if fd is None:
+            continue
         try:
-            st = os.lstat(path)
-            if st.st_ino == inode and st.st_size == 0:
-                os.unlink(path)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            pass
+            os.close(fd)
+            continue
+        for op, path in spec["mounts"]:
+            path = os.path.expanduser(path)
+            if op == "seal" and os.path.dirname(path) == where and placeholder(path):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        os.close(fd)
 
 
 def processes_of(uid):
@@ -446,15 +487,18 @@ def main(spec):
     if not spec.get("isolate", True):
         report(fd, "%d\n" % os.getpid())
         exec_command(spec, nproc_base)
-    made = prepare(spec)
+    locks = prepare(spec)
     pid = os.fork()   # this process stays in the host's mount namespace, to remove the placeholders after
     if pid == 0:
+        for held in locks.values():
+            if held is not None:
+                os.close(held)   # the namespace holds no descriptor of the host's view
         enter(spec, fd, nproc_base)
     if fd is not None:
         os.close(fd)
     hold()
     status = os.waitpid(pid, 0)[1]
-    tidy(made)
+    tidy(spec, locks)
     mirror(status)
 
 

@@ -11,6 +11,7 @@ import contextlib
 from typing import Awaitable, Callable
 
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+RECANCEL_S = 2.0
 
 
 class Supervisor:
@@ -41,11 +42,19 @@ class Supervisor:
                 await asyncio.sleep(delay)
 
     async def stop(self) -> None:
-        """Cancel every task and wait for each to end."""
+        """Cancel every task and wait for each to end.
+
+        A cancellation can be swallowed on its way (Python 3.11's ``wait_for`` returns the result of a
+        future that completed in the same instant, and the task runs on as if never cancelled): a task
+        still running after ``RECANCEL_S`` is cancelled again, so a quit never waits forever."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:
+            while not task.done():
+                await asyncio.wait({task}, timeout=RECANCEL_S)
+                if not task.done():
+                    task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -63,6 +63,37 @@ async def test_a_crashed_task_is_said_and_restarted():
     assert supervisor.crashes == {"monitor": 1}
 
 
+async def test_a_task_whose_cancellation_was_swallowed_is_stopped_all_the_same():
+    """A quit hung for ever (CI, two SSH hosts): the monitor's cancellation met a helper reply that arrived in
+    the same instant, 3.11's wait_for returned the reply, and the monitor polled on while stop() awaited it."""
+    answered: list[asyncio.Future] = []
+    polls: list[int] = []
+
+    async def monitor():
+        while True:
+            fut = asyncio.get_running_loop().create_future()
+            answered.append(fut)
+            try:
+                await asyncio.wait_for(fut, 30)
+            except asyncio.CancelledError:
+                raise
+            polls.append(1)
+            await asyncio.sleep(0.01)
+
+    supervisor = Supervisor(lambda text, level: None)
+    task = supervisor.start("monitor", monitor)
+    await asyncio.sleep(0.05)
+    answered[-1].set_result("probe")     # the reply lands as the quit cancels: the cancellation is lost on 3.11
+    stopping = asyncio.ensure_future(supervisor.stop())
+    await asyncio.wait({stopping}, timeout=10)      # a deadline, not a duration: stop() ends, or this fails
+    if not stopping.done():
+        task.cancel()
+        await stopping
+        raise AssertionError("stop() still waited for the monitor after 10 s")
+    assert task.done() and task.cancelled()
+    assert polls                         # the reply was taken, and yet the task ended
+
+
 def test_the_project_lock_says_whether_a_controller_holds_it(tmp_path):
     from tui_researcher.state import ProjectLock
 
