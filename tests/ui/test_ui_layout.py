@@ -94,8 +94,7 @@ async def test_memory_opens_at_its_newest_and_the_empty_tool_pane_collapses(xdg_
         tools = app.screen.query_one(ToolCallsTable)
         assert not tools.display, "no tool call (the offline planner): no pane"
         tools.add_events([ToolCalled(call_id="c1", tool="read_file", args={"path": "train.py"}, trial_id="t0030")])
-        await pilot.pause()
-        assert tools.display and tools.row_count == 1
+        await wait_until(pilot, lambda: tools.display and tools.row_count == 1, what="the tool pane shown, one row")
 
 
 async def test_an_empty_memory_pane_is_one_line_and_grows_with_its_first_entry(xdg_config):

@@ -281,3 +281,22 @@ async def test_two_real_trials_in_parallel_each_with_its_own_log(tmp_path: Path,
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+async def test_the_pane_is_never_wider_than_itself_after_a_narrowing_resize(xdg_config):
+    """The hypothesis column kept the width of its first, longer text: the table ran past its pane (hidden cells
+    to scroll to, and a snapshot that changed with timing, as the first rows came before or after the size)."""
+    from tests.ui.test_ui_snapshots import parallel_app
+
+    app = parallel_app(xdg_config)
+    async with app.run_test(size=(220, 48)) as pilot:
+        table = app.screen.query_one(RunningTrials)
+        await wait_until(pilot, lambda: table.row_count == 3 and table.scrollable_content_region.width > 0
+                         and table.columns["hypothesis"].content_width > 0, what="three running trials, laid out")
+        await pilot.pause()
+        wide = table.columns["hypothesis"].content_width
+        await pilot.resize_terminal(160, 48)
+        await wait_until(pilot, lambda: table.columns["hypothesis"].content_width < wide, what="the column to narrow")
+        await wait_until(pilot, lambda: table.virtual_size.width <= table.scrollable_content_region.width,
+                         what="the table within its pane")
+        assert all(row[-1].endswith("…") for row in rows(table))

@@ -346,7 +346,7 @@ class RunningTrials(DataTable):
                 self.add_row(*cells, key=tid)
             elif previous != signature:
                 for key, cell in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(tid, key, cell, update_width=key != "hypothesis")
+                    self.update_cell(tid, key, cell, update_width=True)   # a column narrows with its cells too
             self._rendered[tid] = signature
         self._move_cursor_to_shown()
 
