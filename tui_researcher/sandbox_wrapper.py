@@ -29,6 +29,7 @@ import glob
 import json
 import os
 import signal
+import stat
 import sys
 
 NEWNS, NEWPID, NEWUSER, NEWNET = 0x20000, 0x20000000, 0x10000000, 0x40000000
@@ -273,11 +274,12 @@ def lock(where):
 
 
 def placeholder(path):
+    """One of ``prepare``'s: an empty regular file whose mtime is still 0 (any write would have moved it)."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return st.st_size == 0 and st.st_mtime == 0 and (st.st_mode & 0o170000) == 0o100000
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_mtime == 0
 
 
 def tidy(spec, locks):
